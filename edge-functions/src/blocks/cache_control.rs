@@ -1,0 +1,53 @@
+//! Sensible `cache-control` for static assets whose origin object has none.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Supplied;
+use crate::event::Request;
+use crate::function::{FunctionError, OriginResponseStep, ResponseEdit};
+
+/// One rule: objects whose path ends with one of `suffixes` get `value`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheRule {
+    pub suffixes: Vec<String>,
+    pub value: String,
+}
+
+/// Adds `cache-control` to successful origin responses that lack one: the first matching rule,
+/// else `fallback`. A `cache-control` the origin sent is left alone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DefaultCacheControl {
+    pub rules: Vec<CacheRule>,
+    #[serde(default)]
+    pub fallback: Option<String>,
+}
+
+impl OriginResponseStep for DefaultCacheControl {
+    fn origin_response(
+        &self,
+        request: &Request,
+        response: &mut ResponseEdit<'_>,
+        _data: &Supplied,
+    ) -> Result<(), FunctionError> {
+        let ok = response
+            .status_code()
+            .is_some_and(|s| (200..300).contains(&s) || s == 304);
+        if !ok || response.headers.contains("cache-control") {
+            return Ok(());
+        }
+        let value = self
+            .rules
+            .iter()
+            .find(|rule| {
+                rule.suffixes
+                    .iter()
+                    .any(|s| request.uri.ends_with(s.as_str()))
+            })
+            .map(|rule| rule.value.as_str())
+            .or(self.fallback.as_deref());
+        if let Some(value) = value {
+            response.headers_mut().set("Cache-Control", value);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,68 @@
+//! Friendly error pages for objects the origin does not have.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::pages::{CardSite, Visitor};
+use crate::data::{Needs, Supplied};
+use crate::event::{Request, Response};
+use crate::function::{FunctionError, OriginResponseStep, ResponseEdit};
+
+/// Turns the origin's 403/404 for a missing object (S3 answers 403 when listing is not allowed)
+/// into the site's 404 page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FriendlyErrors {
+    pub site: Arc<CardSite>,
+    /// Origin statuses that mean "no such object".
+    pub statuses: Vec<u16>,
+    pub cache_control: String,
+}
+
+impl FriendlyErrors {
+    fn applies(&self, response: &Response) -> bool {
+        response
+            .status_code()
+            .is_some_and(|s| self.statuses.contains(&s))
+    }
+}
+
+impl OriginResponseStep for FriendlyErrors {
+    fn needs(&self, _request: &Request, response: &Response, needs: &mut Needs) {
+        if self.applies(response) {
+            self.site.error_needs(needs);
+        }
+    }
+
+    fn origin_response(
+        &self,
+        request: &Request,
+        response: &mut ResponseEdit<'_>,
+        data: &Supplied,
+    ) -> Result<(), FunctionError> {
+        if !self.applies(response) {
+            return Ok(());
+        }
+        let visitor: Visitor = self.site.visitor(request);
+        let page = self
+            .site
+            .not_found_page(data, &visitor, &self.cache_control);
+        response.set_status(404);
+        let headers = response.headers_mut();
+        // The origin's error body is gone, and so are the headers that described it.
+        for name in [
+            "content-length",
+            "content-encoding",
+            "etag",
+            "last-modified",
+            "content-type",
+        ] {
+            headers.remove(name);
+        }
+        for (name, entries) in page.headers.iter() {
+            headers.0.insert(name.clone(), entries.clone());
+        }
+        response.set_text_body(page.body.unwrap_or_default());
+        Ok(())
+    }
+}

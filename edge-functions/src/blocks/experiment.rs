@@ -1,0 +1,208 @@
+//! An A/B experiment: each visitor gets a variant, stable once assigned, visible to the origin.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Headers, Request};
+use crate::function::{Flow, RequestEdit, ViewerRequestStep, ViewerResponseStep};
+
+/// One arm of the experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variant {
+    pub name: String,
+    /// Relative share of new visitors.
+    pub weight: u32,
+}
+
+/// Viewer-request: the variant from the visitor's cookie, or a new one picked from a hash of the
+/// visitor's address and User-Agent (so the same visitor gets the same one even before the
+/// cookie sticks), passed to the origin in `header`. Viewer-response: sets the cookie when the
+/// visitor did not send it yet. Put `header` in the cache key of pages that differ by variant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Experiment {
+    pub cookie: String,
+    pub header: String,
+    pub variants: Vec<Variant>,
+    #[serde(default = "default_max_age")]
+    pub max_age_secs: u64,
+    #[serde(default = "default_true")]
+    pub secure_cookie: bool,
+}
+
+fn default_max_age() -> u64 {
+    30 * 24 * 3600
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Experiment {
+    fn known(&self, name: &str) -> bool {
+        self.variants.iter().any(|v| v.name == name)
+    }
+
+    /// Picks a variant for a visitor without the cookie.
+    pub fn assign(&self, request: &Request) -> Option<&Variant> {
+        let total: u64 = self.variants.iter().map(|v| u64::from(v.weight)).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut hash = Fnv1a::default();
+        hash.write(request.client_ip.as_bytes());
+        hash.write(b"\0");
+        hash.write(request.headers.get("user-agent").unwrap_or("").as_bytes());
+        let mut point = hash.0 % total;
+        self.variants.iter().find(|v| {
+            let weight = u64::from(v.weight);
+            if point < weight {
+                true
+            } else {
+                point -= weight;
+                false
+            }
+        })
+    }
+
+    /// The `Set-Cookie` value that keeps a variant.
+    pub fn set_cookie(&self, variant: &str) -> String {
+        let mut cookie = cookie::Cookie::new(self.cookie.as_str(), variant);
+        cookie.set_path("/");
+        cookie.set_max_age(cookie::time::Duration::seconds(
+            i64::try_from(self.max_age_secs).unwrap_or(i64::MAX),
+        ));
+        cookie.set_same_site(cookie::SameSite::Lax);
+        cookie.set_secure(self.secure_cookie);
+        cookie.to_string()
+    }
+}
+
+impl ViewerRequestStep for Experiment {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+        let variant = match request.headers.cookie(&self.cookie) {
+            Some(name) if self.known(name) => Some(name.to_owned()),
+            _ => self.assign(request).map(|v| v.name.clone()),
+        };
+        // Always overwrite: a viewer may not choose its variant by sending the header.
+        match variant {
+            Some(name) => request.headers_mut().set(&self.header, name),
+            None => {
+                request
+                    .headers_mut()
+                    .remove(&self.header.to_ascii_lowercase());
+            }
+        }
+        Flow::Continue
+    }
+}
+
+impl ViewerResponseStep for Experiment {
+    fn viewer_response(&self, request: &Request, _status: u16, headers: &mut Headers) {
+        let header = self.header.to_ascii_lowercase();
+        let Some(variant) = request.headers.get(&header) else {
+            return;
+        };
+        if request.headers.cookie(&self.cookie) != Some(variant) && self.known(variant) {
+            headers.append("Set-Cookie", self.set_cookie(variant));
+        }
+    }
+}
+
+/// FNV-1a: small, fast and stable across builds and platforms, which is all assignment needs.
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn experiment() -> Experiment {
+        Experiment {
+            cookie: "alien-variant".into(),
+            header: "X-Experiment-Variant".into(),
+            variants: vec![
+                Variant {
+                    name: "a".into(),
+                    weight: 1,
+                },
+                Variant {
+                    name: "b".into(),
+                    weight: 1,
+                },
+            ],
+            max_age_secs: 60,
+            secure_cookie: true,
+        }
+    }
+
+    fn request(ip: &str, cookie: Option<&str>) -> Request {
+        let mut request = Request {
+            client_ip: ip.into(),
+            uri: "/".into(),
+            ..Default::default()
+        };
+        request.headers.set("User-Agent", "test");
+        if let Some(c) = cookie {
+            request.headers.set("Cookie", c);
+        }
+        request
+    }
+
+    #[test]
+    fn a_cookie_keeps_the_variant_and_a_forged_header_is_overwritten() {
+        let mut r = request("1.2.3.4", Some("x=1; alien-variant=b"));
+        r.headers.set("X-Experiment-Variant", "zzz");
+        experiment().viewer_request(&mut RequestEdit::new(&mut r));
+        assert_eq!(r.headers.get("x-experiment-variant"), Some("b"));
+        let mut response = Headers::new();
+        experiment().viewer_response(&r, 200, &mut response);
+        assert!(
+            response.get("set-cookie").is_none(),
+            "no cookie when the visitor has it"
+        );
+    }
+
+    #[test]
+    fn new_visitors_get_a_stable_variant_and_a_cookie() {
+        let mut seen = std::collections::BTreeSet::new();
+        for i in 0..64 {
+            let ip = format!("10.0.0.{i}");
+            let mut first = request(&ip, None);
+            let mut again = request(&ip, Some("alien-variant=bogus"));
+            experiment().viewer_request(&mut RequestEdit::new(&mut first));
+            experiment().viewer_request(&mut RequestEdit::new(&mut again));
+            let variant = first
+                .headers
+                .get("x-experiment-variant")
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                again.headers.get("x-experiment-variant"),
+                Some(variant.as_str())
+            );
+            let mut response = Headers::new();
+            experiment().viewer_response(&first, 200, &mut response);
+            let cookie = response.get("set-cookie").unwrap();
+            assert!(
+                cookie.starts_with(&format!("alien-variant={variant};")),
+                "{cookie}"
+            );
+            assert!(cookie.contains("Secure") && cookie.contains("SameSite=Lax"));
+            seen.insert(variant);
+        }
+        assert_eq!(seen.len(), 2, "both variants are assigned");
+    }
+}

@@ -1,0 +1,52 @@
+//! Pretty URLs: `/tree` serves `/card/da8398f4` while the browser keeps showing `/tree`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::function::{Flow, RequestEdit, ViewerRequestStep};
+
+/// Rewrites the uri in place when it is one of the map's paths; the viewer's URL is unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PrettyUrls {
+    /// Path the viewer asks for → path the origin serves.
+    pub routes: BTreeMap<String, String>,
+}
+
+impl ViewerRequestStep for PrettyUrls {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+        if let Some(target) = self.routes.get(request.uri.as_str()) {
+            let target = target.clone();
+            request.set_uri(target);
+        }
+        Flow::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Request;
+
+    #[test]
+    fn rewrites_known_paths_only() {
+        let block = PrettyUrls {
+            routes: [("/tree".to_owned(), "/card/da8398f4".to_owned())].into(),
+        };
+        let mut request = Request {
+            uri: "/tree".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            block.viewer_request(&mut RequestEdit::new(&mut request)),
+            Flow::Continue
+        );
+        assert_eq!(request.uri, "/card/da8398f4");
+        let mut other = Request {
+            uri: "/trees".into(),
+            ..Default::default()
+        };
+        block.viewer_request(&mut RequestEdit::new(&mut other));
+        assert_eq!(other.uri, "/trees");
+    }
+}

@@ -1,0 +1,322 @@
+//! A trigger's function: an ordered chain of steps (the blocks), and what each trigger may change.
+//!
+//! The types say what CloudFront allows: a step sees the request through [`RequestEdit`], which
+//! has no way to touch `origin`; only an origin-request step is handed the origin. A
+//! viewer-response step gets the response headers and nothing else, so it cannot change the
+//! status. A function never does I/O: origin functions say what data they need first
+//! ([`OriginRequestFunction::needs`]) and run on what the host [`Supplied`].
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::data::{Needs, Supplied};
+use crate::event::{Cf, EventType, FunctionResult, Headers, Origin, Request, Response};
+
+/// What a request step decides.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Flow {
+    /// Go on with the (possibly edited) request.
+    Continue,
+    /// Answer the viewer with this response; later steps do not run.
+    Respond(Response),
+}
+
+/// Why a function failed: CloudFront answers 503 LambdaExecutionError.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionError {
+    #[error("template `{name}` is missing from the origin")]
+    MissingTemplate { name: String },
+    #[error("template `{name}`: {message}")]
+    Template { name: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The request as a step may change it: uri, querystring, headers, and a replacement body.
+/// Reading goes through `Deref`, so every field can be read; `origin` cannot be written.
+pub struct RequestEdit<'a> {
+    request: &'a mut Request,
+}
+
+impl<'a> RequestEdit<'a> {
+    pub fn new(request: &'a mut Request) -> RequestEdit<'a> {
+        RequestEdit { request }
+    }
+
+    pub fn set_uri(&mut self, uri: impl Into<String>) {
+        self.request.uri = uri.into();
+    }
+
+    pub fn set_querystring(&mut self, querystring: impl Into<String>) {
+        self.request.querystring = querystring.into();
+    }
+
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.request.headers
+    }
+}
+
+impl Deref for RequestEdit<'_> {
+    type Target = Request;
+    fn deref(&self) -> &Request {
+        self.request
+    }
+}
+
+/// The response as an origin-response step may change it: status, headers and body.
+pub struct ResponseEdit<'a> {
+    response: &'a mut Response,
+}
+
+impl<'a> ResponseEdit<'a> {
+    pub fn new(response: &'a mut Response) -> ResponseEdit<'a> {
+        ResponseEdit { response }
+    }
+
+    pub fn set_status(&mut self, status: u16) {
+        self.response.status = status.to_string();
+        self.response.status_description = Some(crate::event::reason_phrase(status).to_owned());
+    }
+
+    pub fn headers_mut(&mut self) -> &mut Headers {
+        &mut self.response.headers
+    }
+
+    /// Replaces the origin's body with a text body.
+    pub fn set_text_body(&mut self, body: String) {
+        self.response.body = Some(body);
+        self.response.body_encoding = Some(crate::event::BodyEncoding::Text);
+    }
+}
+
+impl Deref for ResponseEdit<'_> {
+    type Target = Response;
+    fn deref(&self) -> &Response {
+        self.response
+    }
+}
+
+/// A viewer-request customization.
+pub trait ViewerRequestStep: Send + Sync {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow;
+}
+
+/// An origin-request customization.
+pub trait OriginRequestStep: Send + Sync {
+    /// What the step will need to handle this request (nothing, by default).
+    fn needs(&self, _request: &Request, _needs: &mut Needs) {}
+
+    fn origin_request(
+        &self,
+        request: &mut RequestEdit<'_>,
+        origin: &mut Option<Origin>,
+        data: &Supplied,
+    ) -> Result<Flow, FunctionError>;
+}
+
+/// An origin-response customization.
+pub trait OriginResponseStep: Send + Sync {
+    fn needs(&self, _request: &Request, _response: &Response, _needs: &mut Needs) {}
+
+    fn origin_response(
+        &self,
+        request: &Request,
+        response: &mut ResponseEdit<'_>,
+        data: &Supplied,
+    ) -> Result<(), FunctionError>;
+}
+
+/// A viewer-response customization: headers only.
+pub trait ViewerResponseStep: Send + Sync {
+    fn viewer_response(&self, request: &Request, status: u16, headers: &mut Headers);
+}
+
+/// Something that finishes every response a function generates itself (a viewer-request
+/// redirect, an origin-request page): generated responses skip origin-response, so headers that
+/// must be on every response are added here too.
+pub trait GeneratedResponseStep: Send + Sync {
+    fn finish(&self, response: &mut Response);
+}
+
+/// The viewer-request function: steps in order until one answers.
+#[derive(Default, Clone)]
+pub struct ViewerRequestFunction {
+    pub steps: Vec<Arc<dyn ViewerRequestStep>>,
+    pub finish: Vec<Arc<dyn GeneratedResponseStep>>,
+}
+
+impl ViewerRequestFunction {
+    pub fn run(&self, request: &mut Request) -> Flow {
+        let mut edit = RequestEdit::new(request);
+        for step in &self.steps {
+            if let Flow::Respond(mut response) = step.viewer_request(&mut edit) {
+                self.finish.iter().for_each(|f| f.finish(&mut response));
+                return Flow::Respond(response);
+            }
+        }
+        Flow::Continue
+    }
+}
+
+/// The origin-request function.
+#[derive(Default, Clone)]
+pub struct OriginRequestFunction {
+    pub steps: Vec<Arc<dyn OriginRequestStep>>,
+    pub finish: Vec<Arc<dyn GeneratedResponseStep>>,
+}
+
+impl OriginRequestFunction {
+    pub fn needs(&self, request: &Request) -> Needs {
+        let mut needs = Needs::default();
+        self.steps.iter().for_each(|s| s.needs(request, &mut needs));
+        needs
+    }
+
+    pub fn run(&self, request: &mut Request, data: &Supplied) -> Result<Flow, FunctionError> {
+        let mut origin = request.origin.take();
+        let mut edit = RequestEdit::new(request);
+        let mut flow = Flow::Continue;
+        for step in &self.steps {
+            if let Flow::Respond(mut response) =
+                step.origin_request(&mut edit, &mut origin, data)?
+            {
+                self.finish.iter().for_each(|f| f.finish(&mut response));
+                flow = Flow::Respond(response);
+                break;
+            }
+        }
+        request.origin = origin;
+        Ok(flow)
+    }
+}
+
+/// The origin-response function.
+#[derive(Default, Clone)]
+pub struct OriginResponseFunction {
+    pub steps: Vec<Arc<dyn OriginResponseStep>>,
+}
+
+impl OriginResponseFunction {
+    pub fn needs(&self, request: &Request, response: &Response) -> Needs {
+        let mut needs = Needs::default();
+        self.steps
+            .iter()
+            .for_each(|s| s.needs(request, response, &mut needs));
+        needs
+    }
+
+    pub fn run(
+        &self,
+        request: &Request,
+        response: &mut Response,
+        data: &Supplied,
+    ) -> Result<(), FunctionError> {
+        let mut edit = ResponseEdit::new(response);
+        for step in &self.steps {
+            step.origin_response(request, &mut edit, data)?;
+        }
+        Ok(())
+    }
+}
+
+/// The viewer-response function.
+#[derive(Default, Clone)]
+pub struct ViewerResponseFunction {
+    pub steps: Vec<Arc<dyn ViewerResponseStep>>,
+}
+
+impl ViewerResponseFunction {
+    pub fn run(&self, request: &Request, response: &mut Response) {
+        let status = response.status_code().unwrap_or(200);
+        for step in &self.steps {
+            step.viewer_response(request, status, &mut response.headers);
+        }
+    }
+}
+
+/// A site's functions, one per trigger; a trigger without one passes everything through.
+#[derive(Default, Clone)]
+pub struct EdgeFunctions {
+    pub viewer_request: Option<ViewerRequestFunction>,
+    pub origin_request: Option<OriginRequestFunction>,
+    pub origin_response: Option<OriginResponseFunction>,
+    pub viewer_response: Option<ViewerResponseFunction>,
+}
+
+impl EdgeFunctions {
+    /// Whether this site has a function on the trigger.
+    pub fn has(&self, trigger: EventType) -> bool {
+        match trigger {
+            EventType::ViewerRequest => self.viewer_request.is_some(),
+            EventType::OriginRequest => self.origin_request.is_some(),
+            EventType::OriginResponse => self.origin_response.is_some(),
+            EventType::ViewerResponse => self.viewer_response.is_some(),
+        }
+    }
+
+    /// The data the trigger's function needs for this event.
+    pub fn needs(&self, trigger: EventType, cf: &Cf) -> Needs {
+        match trigger {
+            EventType::OriginRequest => self
+                .origin_request
+                .as_ref()
+                .map(|f| f.needs(&cf.request))
+                .unwrap_or_default(),
+            EventType::OriginResponse => match (&self.origin_response, &cf.response) {
+                (Some(f), Some(response)) => f.needs(&cf.request, response),
+                _ => Needs::default(),
+            },
+            _ => Needs::default(),
+        }
+    }
+
+    /// Runs the trigger's function on an event, as Lambda@Edge would: the result is the request
+    /// to continue with, or the response. The event is not changed.
+    pub fn run(
+        &self,
+        trigger: EventType,
+        cf: &Cf,
+        data: &Supplied,
+    ) -> Result<FunctionResult, FunctionError> {
+        let missing_response =
+            || FunctionError::Other(format!("a {trigger} event must carry the response"));
+        match trigger {
+            EventType::ViewerRequest => {
+                let mut request = cf.request.clone();
+                let flow = match &self.viewer_request {
+                    Some(f) => f.run(&mut request),
+                    None => Flow::Continue,
+                };
+                Ok(match flow {
+                    Flow::Continue => FunctionResult::Request(request),
+                    Flow::Respond(response) => FunctionResult::Response(response),
+                })
+            }
+            EventType::OriginRequest => {
+                let mut request = cf.request.clone();
+                let flow = match &self.origin_request {
+                    Some(f) => f.run(&mut request, data)?,
+                    None => Flow::Continue,
+                };
+                Ok(match flow {
+                    Flow::Continue => FunctionResult::Request(request),
+                    Flow::Respond(response) => FunctionResult::Response(response),
+                })
+            }
+            EventType::OriginResponse => {
+                let mut response = cf.response.clone().ok_or_else(missing_response)?;
+                if let Some(f) = &self.origin_response {
+                    f.run(&cf.request, &mut response, data)?;
+                }
+                Ok(FunctionResult::Response(response))
+            }
+            EventType::ViewerResponse => {
+                let mut response = cf.response.clone().ok_or_else(missing_response)?;
+                if let Some(f) = &self.viewer_response {
+                    f.run(&cf.request, &mut response);
+                }
+                Ok(FunctionResult::Response(response))
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `invoke` and `validate`: run a function on a fixture event, or judge a result from elsewhere.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use edge_functions::EventType;
+use edge_functions::alien_cards;
+use edge_functions::data::{CardStore, DirTemplates, EmbeddedStore, MemoryStore, read_cards_file};
+use edge_functions::event::FunctionResult;
+use edge_functions::rules::{Failure, Violation};
+use edge_functions::runner::{self, Invocation};
+
+use crate::paths;
+
+/// Exit codes: 0 CloudFront accepts the result; 1 it would not (502/503); 2 bad input.
+const EXIT_REJECTED: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+/// Run a trigger's function on a fixture event and say whether CloudFront would accept the result.
+///
+/// Prints the result (the request or the response object, exactly as Lambda@Edge would return
+/// it) on stdout, and the verdict on stderr. Exit code 0 only if CloudFront would accept it,
+/// 1 if it would answer 502/503, 2 if the event itself is wrong.
+#[derive(Args)]
+pub struct InvokeArgs {
+    /// The trigger: viewer-request, origin-request, origin-response or viewer-response.
+    trigger: EventType,
+    /// The event JSON file (write one with `alien-edge event`).
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+    /// Cards to use instead of the embedded store (same format as origin-site/data/cards.json).
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// The origin directory holding templates/ and data/cards.json.
+    #[arg(long, value_name = "DIR")]
+    origin_dir: Option<PathBuf>,
+    /// The embedded store file; read, never modified, by `invoke`.
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+}
+
+/// Judge a function result produced by any function (Node, Python, another team's Rust) against
+/// the event it was given, with the same rules CloudFront applies.
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// The trigger the result is for.
+    trigger: EventType,
+    /// The event the function was given.
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+    /// The function's result: the request or response object it returned.
+    #[arg(long, value_name = "FILE")]
+    result: PathBuf,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+pub fn invoke(args: InvokeArgs) -> ExitCode {
+    let origin_dir = args.origin_dir.unwrap_or_else(paths::default_origin_dir);
+    let event = match read(&args.event) {
+        Ok(bytes) => bytes,
+        Err(e) => return bad_input(e),
+    };
+    // `invoke` never changes the embedded store: it works on a copy of the cards in memory.
+    let cards = match &args.data {
+        Some(file) => read_cards_file(file),
+        None => EmbeddedStore::snapshot(
+            &args.store.unwrap_or_else(paths::default_store_file),
+            &paths::seed_file(&origin_dir),
+        ),
+    };
+    let cards = match cards {
+        Ok(cards) => cards,
+        Err(e) => return bad_input(e),
+    };
+    let store: Box<dyn CardStore> = Box::new(MemoryStore::new(cards));
+    let templates = DirTemplates::new(origin_dir.join("templates"));
+    let functions = alien_cards::functions();
+    let invocation =
+        match runner::invoke(&functions, args.trigger, &event, store.as_ref(), &templates) {
+            Ok(invocation) => invocation,
+            Err(e) => return bad_input(format!("{}: {e}", args.event.display())),
+        };
+    report(&invocation)
+}
+
+fn report(invocation: &Invocation) -> ExitCode {
+    let trigger = invocation.trigger;
+    if !invocation.needs.is_empty() {
+        let queries: Vec<String> = invocation
+            .needs
+            .queries
+            .iter()
+            .map(|q| format!("{q:?}"))
+            .collect();
+        eprintln!(
+            "data: queries [{}]; templates [{}]",
+            queries.join(", "),
+            invocation.needs.templates.join(", ")
+        );
+    }
+    let result = match &invocation.result {
+        Ok(result) => result,
+        Err(err) => {
+            eprintln!(
+                "rejected: the {trigger} function failed: {err}\nCloudFront would answer {}",
+                Failure::LambdaExecutionError
+            );
+            return ExitCode::from(EXIT_REJECTED);
+        }
+    };
+    match serde_json::to_string_pretty(result) {
+        Ok(json) => println!("{json}"),
+        Err(e) => return bad_input(format!("the result cannot be written as JSON: {e}")),
+    }
+    let what = match result {
+        FunctionResult::Request(request) => {
+            format!("the request goes on with uri {}", display_uri(request))
+        }
+        FunctionResult::Response(response) if trigger.is_request() => {
+            format!("the function answers {} itself", response.status)
+        }
+        FunctionResult::Response(response) => format!("the viewer gets {}", response.status),
+    };
+    verdict(trigger, &invocation.violations, &what)
+}
+
+fn display_uri(request: &edge_functions::Request) -> String {
+    if request.querystring.is_empty() {
+        request.uri.clone()
+    } else {
+        format!("{}?{}", request.uri, request.querystring)
+    }
+}
+
+fn verdict(trigger: EventType, violations: &[Violation], what: &str) -> ExitCode {
+    if violations.is_empty() {
+        eprintln!("accepted: CloudFront would accept this {trigger} result; {what}");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "rejected: CloudFront would answer {} (x-cache: {}) because the {trigger} result breaks {} rule{}:",
+            Failure::LambdaValidationError,
+            Failure::LambdaValidationError.x_cache(),
+            violations.len(),
+            if violations.len() == 1 { "" } else { "s" }
+        );
+        for violation in violations {
+            eprintln!("  - {violation}");
+        }
+        ExitCode::from(EXIT_REJECTED)
+    }
+}
+
+pub fn validate(args: ValidateArgs) -> ExitCode {
+    let (event, result) = match (read(&args.event), read(&args.result)) {
+        (Ok(e), Ok(r)) => (e, r),
+        (Err(e), _) | (_, Err(e)) => return bad_input(e),
+    };
+    let result: serde_json::Value = match edge_functions::event::from_json(&result) {
+        Ok(value) => value,
+        Err(e) => return bad_input(format!("{}: {e}", args.result.display())),
+    };
+    match runner::validate_json(args.trigger, &event, &result) {
+        Ok(violations) => verdict(args.trigger, &violations, "it keeps every rule"),
+        Err(e) => bad_input(format!("{}: {e}", args.event.display())),
+    }
+}
