@@ -95,18 +95,13 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
 
 fn report(invocation: &Invocation) -> ExitCode {
     let trigger = invocation.trigger;
-    if !invocation.needs.is_empty() {
-        let queries: Vec<String> = invocation
-            .needs
-            .queries
-            .iter()
-            .map(|q| format!("{q:?}"))
-            .collect();
-        eprintln!(
-            "data: queries [{}]; templates [{}]",
-            queries.join(", "),
-            invocation.needs.templates.join(", ")
-        );
+    let needs = &invocation.needs;
+    if !needs.is_empty() {
+        let mut asked: Vec<String> = needs.queries.iter().map(|q| format!("{q:?}")).collect();
+        if !needs.templates.is_empty() {
+            asked.push(format!("templates {}", needs.templates.join(", ")));
+        }
+        eprintln!("data: {}", asked.join("; "));
     }
     let result = match &invocation.result {
         Ok(result) => result,

@@ -406,7 +406,8 @@ impl EventError {
 pub fn from_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, EventError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
+        // A syntax error has no field to name: keep the path up to where parsing stopped.
+        let path = err.path().to_string().trim_end_matches(".?").to_owned();
         let inner = err.into_inner();
         let message = if inner.is_syntax() || inner.is_eof() {
             format!("not valid JSON: {inner}")

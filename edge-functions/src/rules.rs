@@ -726,6 +726,15 @@ fn check_header_entries(
     }
 }
 
+/// "a viewer-request", "an origin-request".
+fn article(trigger: EventType) -> &'static str {
+    if trigger.is_viewer() { "a" } else { "an" }
+}
+
+fn capitalized_article(trigger: EventType) -> &'static str {
+    if trigger.is_viewer() { "A" } else { "An" }
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
@@ -741,21 +750,25 @@ pub fn check_event(trigger: EventType, cf: &Cf) -> Result<(), EventError> {
     if found != trigger {
         return Err(EventError::new(
             "Records[0].cf.config.eventType",
-            format!("this is a {found} event, not {trigger}"),
+            format!("this is {} {found} event, not {trigger}", article(found)),
         ));
     }
     if trigger.is_request() && cf.response.is_some() {
         return Err(EventError::new(
             "Records[0].cf.response",
             format!(
-                "a {trigger} event has no response; CloudFront adds one only in response events"
+                "{} {trigger} event has no response; CloudFront adds one only in response events",
+                capitalized_article(trigger)
             ),
         ));
     }
     if !trigger.is_request() && cf.response.is_none() {
         return Err(EventError::new(
             "Records[0].cf.response",
-            format!("a {trigger} event must carry the response"),
+            format!(
+                "{} {trigger} event must carry the response",
+                capitalized_article(trigger)
+            ),
         ));
     }
     let request = &cf.request;

@@ -76,7 +76,7 @@ macro_rules! wire_struct {
                 impl<'de> serde::de::Visitor<'de> for StructVisitor {
                     type Value = $name;
                     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str(concat!("a ", stringify!($name), " object"))
+                        f.write_str(concat!("an object (", stringify!($name), ")"))
                     }
                     #[allow(unused_mut)]
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<$name, A::Error> {
