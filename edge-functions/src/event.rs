@@ -436,3 +436,89 @@ pub fn parse_event(bytes: &[u8]) -> Result<Event, EventError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event_json() -> serde_json::Value {
+        json!({"Records": [{"cf": {
+            "config": {"distributionDomainName": "d.cloudfront.net", "distributionId": "E1",
+                       "eventType": "origin-request", "requestId": "r1"},
+            "request": {"clientIp": "203.0.113.1", "method": "GET", "uri": "/", "querystring": "",
+                        "headers": {"host": [{"key": "Host", "value": "o.s3.amazonaws.com"}],
+                                    "x-multi": [{"key": "X-Multi", "value": "1"}, {"value": "2"}]},
+                        "origin": {"s3": {"authMethod": "none", "customHeaders": {},
+                                          "domainName": "o.s3.amazonaws.com", "path": "", "region": "us-east-1"}}}
+        }}]})
+    }
+
+    #[test]
+    fn typed_fields_read_as_the_wire_says() {
+        let event = parse_event(event_json().to_string().as_bytes()).unwrap();
+        let cf = &event.records[0].cf;
+        assert_eq!(cf.config.event_type, EventType::OriginRequest);
+        assert_eq!(
+            cf.request.headers.get_all("x-multi").collect::<Vec<_>>(),
+            ["1", "2"]
+        );
+        assert!(
+            matches!(&cf.request.origin, Some(Origin::S3(s3)) if s3.region.as_deref() == Some("us-east-1"))
+        );
+        assert_eq!(serde_json::to_value(&event).unwrap(), event_json());
+    }
+
+    #[test]
+    fn absent_fields_are_omitted_never_null() {
+        let response = Response::new(302);
+        let value = serde_json::to_value(&response).unwrap();
+        assert_eq!(
+            value,
+            json!({"status": "302", "statusDescription": "Found", "headers": {}})
+        );
+        let mut with_null_extra = Response::new(200);
+        with_null_extra
+            .extra
+            .insert("x".into(), serde_json::Value::Null);
+        assert!(
+            !serde_json::to_string(&with_null_extra)
+                .unwrap()
+                .contains("null")
+        );
+    }
+
+    #[test]
+    fn an_origin_is_exactly_one_of_s3_or_custom() {
+        let mut both = event_json();
+        both["Records"][0]["cf"]["request"]["origin"]["custom"] =
+            json!({"domainName": "x", "port": 443, "protocol": "https"});
+        let err = parse_event(both.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.path, "Records[0].cf.request.origin");
+    }
+
+    #[test]
+    fn duplicate_fields_are_refused() {
+        let text = r#"{"Records":[{"cf":{"config":{"distributionDomainName":"d","distributionId":"i","eventType":"viewer-request","requestId":"r"},"request":{"clientIp":"1","method":"GET","uri":"/a","uri":"/b"}}}]}"#;
+        let err = parse_event(text.as_bytes()).unwrap_err();
+        assert!(err.message.contains("duplicate field `uri`"), "{err}");
+    }
+
+    #[test]
+    fn cookies_are_read_across_headers() {
+        let mut headers = Headers::new();
+        headers.append("Cookie", "a=1; liked=x.y");
+        headers.append("Cookie", "b=\"2\"");
+        assert_eq!(headers.cookie("liked"), Some("x.y"));
+        assert_eq!(headers.cookie("b"), Some("2"));
+        assert_eq!(headers.cookie("c"), None);
+    }
+
+    #[test]
+    fn event_types_parse_from_their_wire_names() {
+        for t in EventType::ALL {
+            assert_eq!(t.as_str().parse::<EventType>(), Ok(t));
+        }
+        assert!("viewer".parse::<EventType>().is_err());
+    }
+}
