@@ -271,18 +271,34 @@ impl EdgeFunctions {
     }
 
     /// Runs the trigger's function on an event, as Lambda@Edge would: the result is the request
-    /// to continue with, or the response. The event is not changed.
+    /// to continue with, or the response. The event is not changed (the validator compares the
+    /// result with it).
     pub fn run(
         &self,
         trigger: EventType,
         cf: &Cf,
         data: &Supplied,
     ) -> Result<FunctionResult, FunctionError> {
+        self.run_owned(trigger, cf.clone(), data)
+    }
+
+    /// Like [`EdgeFunctions::run`], consuming the event: what a host does when nothing needs the
+    /// original afterwards, so the request is edited in place and never copied.
+    pub fn run_owned(
+        &self,
+        trigger: EventType,
+        cf: Cf,
+        data: &Supplied,
+    ) -> Result<FunctionResult, FunctionError> {
+        let Cf {
+            mut request,
+            response,
+            ..
+        } = cf;
         let missing_response =
-            || FunctionError::Other(format!("a {trigger} event must carry the response"));
+            || FunctionError::Other(format!("the {trigger} event must carry the response"));
         match trigger {
             EventType::ViewerRequest => {
-                let mut request = cf.request.clone();
                 let flow = match &self.viewer_request {
                     Some(f) => f.run(&mut request),
                     None => Flow::Continue,
@@ -293,7 +309,6 @@ impl EdgeFunctions {
                 })
             }
             EventType::OriginRequest => {
-                let mut request = cf.request.clone();
                 let flow = match &self.origin_request {
                     Some(f) => f.run(&mut request, data)?,
                     None => Flow::Continue,
@@ -304,16 +319,16 @@ impl EdgeFunctions {
                 })
             }
             EventType::OriginResponse => {
-                let mut response = cf.response.clone().ok_or_else(missing_response)?;
+                let mut response = response.ok_or_else(missing_response)?;
                 if let Some(f) = &self.origin_response {
-                    f.run(&cf.request, &mut response, data)?;
+                    f.run(&request, &mut response, data)?;
                 }
                 Ok(FunctionResult::Response(response))
             }
             EventType::ViewerResponse => {
-                let mut response = cf.response.clone().ok_or_else(missing_response)?;
+                let mut response = response.ok_or_else(missing_response)?;
                 if let Some(f) = &self.viewer_response {
-                    f.run(&cf.request, &mut response);
+                    f.run(&request, &mut response);
                 }
                 Ok(FunctionResult::Response(response))
             }
