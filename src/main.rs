@@ -3,6 +3,7 @@
 mod event_cmd;
 mod invoke_cmd;
 mod paths;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Serve(serve_cmd::ServeArgs),
     Invoke(invoke_cmd::InvokeArgs),
     Validate(invoke_cmd::ValidateArgs),
     Event(event_cmd::EventArgs),
@@ -33,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve_cmd::serve(args),
         Command::Invoke(args) => invoke_cmd::invoke(args),
         Command::Validate(args) => invoke_cmd::validate(args),
         Command::Event(args) => event_cmd::event(args),

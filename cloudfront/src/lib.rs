@@ -1,0 +1,10 @@
+pub mod cache;
+pub mod config;
+pub mod distribution;
+pub mod origin;
+pub mod pattern;
+pub mod server;
+pub mod viewer;
+
+pub use config::DistributionConfig;
+pub use distribution::{DataSources, Distribution, ViewerRequest, ViewerResponse};

@@ -1,0 +1,170 @@
+//! The local distribution on a real socket: HTTP/1.1 on 127.0.0.1, a log line per request,
+//! and a clean stop.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use crate::distribution::{Distribution, ViewerRequest, ViewerResponse};
+
+/// The largest request body the local distribution accepts (CloudFront takes far more, but no
+/// function here needs it, and memory stays bounded).
+pub const MAX_REQUEST_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The distribution the server uses; `--watch` swaps in a new one without dropping connections.
+pub type Shared = Arc<RwLock<Arc<Distribution>>>;
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    distribution: Shared,
+    log_requests: bool,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        tracing::warn!("accept failed: {err}");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let distribution = distribution.clone();
+                let service = service_fn(move |request| {
+                    let current = distribution.read().unwrap_or_else(|p| p.into_inner()).clone();
+                    handle(current, peer, request, log_requests)
+                });
+                let connection = http1::Builder::new()
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(err) = watched.await
+                        && !err.is_incomplete_message()
+                    {
+                        tracing::debug!("connection from {peer}: {err}");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {
+            tracing::warn!("requests still running after 5 s; stopping anyway");
+        }
+    }
+}
+
+async fn handle(
+    distribution: Arc<Distribution>,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+    log_requests: bool,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Ok(plain(
+                413,
+                "The request body is too large for the local distribution.\n",
+            ));
+        }
+    };
+    let viewer = ViewerRequest {
+        client_ip: peer.ip().to_string(),
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let method = viewer.method.clone();
+    let target = if viewer.query.is_empty() {
+        viewer.path.clone()
+    } else {
+        format!("{}?{}", viewer.path, viewer.query)
+    };
+    let answer = distribution.handle(viewer).await;
+    if log_requests {
+        log_line(&method, &target, &answer, started);
+    }
+    Ok(to_hyper(answer))
+}
+
+fn log_line(method: &str, target: &str, answer: &ViewerResponse, started: Instant) {
+    let log = &answer.log;
+    let triggers = log
+        .triggers
+        .iter()
+        .map(|(t, d)| format!(" {t}={:.2}ms", d.as_secs_f64() * 1000.0))
+        .collect::<String>();
+    let line = format!(
+        "{method} {target} {} behavior={} cache={}{triggers} bytes={} total={:.2}ms",
+        answer.status,
+        if log.behavior.is_empty() {
+            "-"
+        } else {
+            &log.behavior
+        },
+        if log.cache.is_empty() {
+            "-"
+        } else {
+            &log.cache
+        },
+        answer.body.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    match &log.error {
+        Some(error) => tracing::warn!("{line} error=\"{error}\""),
+        None => tracing::info!("{line}"),
+    }
+}
+
+fn to_hyper(answer: ViewerResponse) -> hyper::Response<Full<Bytes>> {
+    let mut builder = hyper::Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        // Lengths are the server's to write, from the body it sends.
+        if name == "content-length" && !answer.body.is_empty() {
+            continue;
+        }
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(Full::new(answer.body))
+        .unwrap_or_else(|err| plain(502, &format!("The response could not be sent: {err}\n")))
+}
+
+fn plain(status: u16, text: &str) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(text.to_owned())));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_GATEWAY);
+    response
+}

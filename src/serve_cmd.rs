@@ -1,0 +1,327 @@
+//! `serve`: the whole site through the local CloudFront distribution.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use cloudfront::distribution::Sites;
+use cloudfront::{DataSources, Distribution, DistributionConfig};
+use edge_functions::alien_cards;
+use edge_functions::data::{DirTemplates, EmbeddedStore};
+
+use crate::paths;
+
+/// Serve the site through a local CloudFront distribution, with the Lambda@Edge functions run
+/// where CloudFront runs them, a TTL cache, and CloudFront's validation of function results.
+///
+/// Likes are kept in the embedded store (a JSON file, seeded from the origin's data/cards.json);
+/// each like is on disk before it is acknowledged.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// The distribution config.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Serve the S3 origin from this directory instead of the config's `local_dir`.
+    #[arg(long, value_name = "DIR")]
+    origin_dir: Option<PathBuf>,
+    /// The embedded store's file.
+    #[arg(long, value_name = "FILE")]
+    store: Option<PathBuf>,
+    /// Reload the config on change, empty the cache when the origin changes, and rebuild and
+    /// restart when the Rust sources change.
+    #[arg(long)]
+    watch: bool,
+    /// The cache's size bound in MiB.
+    #[arg(long, default_value_t = 64)]
+    cache_mb: usize,
+    /// No request log lines (errors are still logged).
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Everything a distribution is built from, kept so that `--watch` can build it again.
+struct Setup {
+    config_path: PathBuf,
+    origin_dir: Option<PathBuf>,
+    data: DataSources,
+    sites: Sites,
+    cache_bytes: usize,
+}
+
+impl Setup {
+    fn build(&self) -> Result<Distribution, String> {
+        let mut config = DistributionConfig::load(&self.config_path).map_err(|e| e.to_string())?;
+        if let Some(dir) = &self.origin_dir {
+            for origin in &mut config.origins {
+                if origin.get_ref().kind == cloudfront::config::OriginKind::S3 {
+                    origin.get_mut().local_dir = Some(dir.clone());
+                }
+            }
+        }
+        let base = self.config_path.parent().unwrap_or(Path::new("."));
+        Distribution::new(
+            config,
+            &self.sites,
+            self.data.clone(),
+            base,
+            self.cache_bytes,
+        )
+    }
+}
+
+fn default_config() -> PathBuf {
+    let local = PathBuf::from("cloudfront/distribution.toml");
+    if local.is_file() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/distribution.toml")
+    }
+}
+
+pub fn serve(args: ServeArgs) -> ExitCode {
+    let quiet = args.quiet;
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args, !quiet)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
+    let config_path = args.config.clone().unwrap_or_else(default_config);
+    // The origin directory the store is seeded from and templates are read from.
+    let config = DistributionConfig::load(&config_path).map_err(|e| e.to_string())?;
+    let origin_dir = match &args.origin_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let s3 = config
+                .origins
+                .iter()
+                .map(|o| o.get_ref())
+                .find(|o| o.kind == cloudfront::config::OriginKind::S3)
+                .and_then(|o| o.local_dir.clone())
+                .ok_or("the config has no S3 origin with a local_dir")?;
+            if s3.is_absolute() {
+                s3
+            } else {
+                config_path.parent().unwrap_or(Path::new(".")).join(s3)
+            }
+        }
+    };
+    let store_path = args.store.clone().unwrap_or_else(paths::default_store_file);
+    let store = EmbeddedStore::open(&store_path, &paths::seed_file(&origin_dir))?;
+    let setup = Setup {
+        config_path: config_path.clone(),
+        origin_dir: args.origin_dir.clone(),
+        data: DataSources {
+            store: Arc::new(store),
+            templates: Arc::new(DirTemplates::new(origin_dir.join("templates"))),
+        },
+        sites: HashMap::from([("alien-cards".to_owned(), Arc::new(alien_cards::functions()))]),
+        cache_bytes: args.cache_mb.max(1) * 1024 * 1024,
+    };
+    let distribution: cloudfront::server::Shared = Arc::new(RwLock::new(Arc::new(setup.build()?)));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("Alien Cards is served at http://{address}/");
+    tracing::info!(
+        "config {} · origin {} · store {} · cache {} MiB{}",
+        config_path.display(),
+        origin_dir.display(),
+        store_path.display(),
+        args.cache_mb,
+        if args.watch {
+            " · watching for changes"
+        } else {
+            ""
+        }
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    if args.watch {
+        let distribution = distribution.clone();
+        let watched = Watched::new(&config_path, &origin_dir);
+        std::thread::spawn(move || watch(watched, setup, distribution, stop_tx));
+    } else {
+        drop(stop_tx);
+    }
+    let shutdown = async move {
+        let restart = async {
+            match stop_rx.await {
+                Ok(()) => (),
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = interrupted() => tracing::info!("stopping: finishing the requests in flight"),
+            () = restart => tracing::info!("restarting with the rebuilt binary"),
+        }
+    };
+    cloudfront::server::serve(listener, distribution, log_requests, shutdown).await;
+    if args.watch && RESTART.load(std::sync::atomic::Ordering::SeqCst) {
+        restart_self();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+static RESTART: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The files `--watch` looks at, with their last modification times.
+struct Watched {
+    config: PathBuf,
+    origin: PathBuf,
+    sources: Vec<PathBuf>,
+}
+
+impl Watched {
+    fn new(config: &Path, origin: &Path) -> Watched {
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sources = ["src", "edge-functions/src", "cloudfront/src"]
+            .iter()
+            .map(|d| checkout.join(d))
+            .filter(|d| d.is_dir())
+            .collect();
+        Watched {
+            config: config.to_owned(),
+            origin: origin.to_owned(),
+            sources,
+        }
+    }
+}
+
+fn snapshot(roots: &[PathBuf]) -> BTreeMap<PathBuf, SystemTime> {
+    let mut out = BTreeMap::new();
+    let mut stack: Vec<PathBuf> = roots.to_vec();
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                stack.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+            }
+        } else if let Ok(modified) = meta.modified() {
+            out.insert(path, modified);
+        }
+    }
+    out
+}
+
+fn watch(
+    watched: Watched,
+    setup: Setup,
+    distribution: cloudfront::server::Shared,
+    stop: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut config = snapshot(std::slice::from_ref(&watched.config));
+    let mut origin = snapshot(std::slice::from_ref(&watched.origin));
+    let mut sources = snapshot(&watched.sources);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now_sources = snapshot(&watched.sources);
+        if now_sources != sources {
+            sources = now_sources;
+            tracing::info!("sources changed: rebuilding");
+            if rebuild() {
+                RESTART.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = stop.send(());
+                return;
+            }
+            tracing::warn!("the build failed; still serving the previous build");
+        }
+        let now_config = snapshot(std::slice::from_ref(&watched.config));
+        if now_config != config {
+            config = now_config;
+            match setup.build() {
+                Ok(fresh) => {
+                    *distribution.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+                    tracing::info!("config reloaded (cache emptied)");
+                }
+                Err(err) => tracing::error!("config not reloaded: {err}"),
+            }
+        }
+        let now_origin = snapshot(std::slice::from_ref(&watched.origin));
+        if now_origin != origin {
+            origin = now_origin;
+            distribution
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .cache()
+                .clear();
+            tracing::info!("origin changed: cache emptied");
+        }
+    }
+}
+
+/// Builds the binary again with the profile this one was built with.
+fn rebuild() -> bool {
+    let release = std::env::current_exe()
+        .map(|p| p.components().any(|c| c.as_os_str() == "release"))
+        .unwrap_or(false);
+    let mut cargo =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["build", "--bin", "alien-edge"]);
+    if release {
+        cargo.arg("--release");
+    }
+    cargo.status().map(|s| s.success()).unwrap_or(false)
+}
+
+fn restart_self() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        if let Ok(exe) = std::env::current_exe() {
+            let err = std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .exec();
+            tracing::error!("cannot restart: {err}");
+        }
+    }
+}
