@@ -125,7 +125,7 @@ pub fn ttl(policy: &CachePolicy, response: &HttpResponse, error_min_ttl: u64) ->
         return clamp(left);
     }
     if is_error {
-        return Duration::from_secs(error_min_ttl.min(policy.max_ttl.max(error_min_ttl)));
+        return Duration::from_secs(error_min_ttl);
     }
     Duration::from_secs(policy.default_ttl)
 }

@@ -1,0 +1,133 @@
+//! `serve` as a process: it prints its URL, refuses a bad config with the line, keeps likes
+//! across a restart, and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_alien-edge"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alien-edge-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts `serve` on a free port and returns it with its address.
+fn start(store: &Path) -> (Child, String) {
+    let mut child = binary()
+        .args(["serve", "--port", "0", "--quiet", "--store"])
+        .arg(store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(
+        line.starts_with("Alien Cards is served at http://127.0.0.1:"),
+        "{line}"
+    );
+    (child, address)
+}
+
+/// One HTTP/1.0 exchange; returns the status line and the body.
+fn http(address: &str, method: &str, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+fn terminate(mut child: Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "serve stops cleanly on SIGTERM: {exit}");
+}
+
+#[test]
+fn likes_survive_a_restart() {
+    let dir = scratch("restart");
+    let store = dir.join("cards.json");
+    let (child, address) = start(&store);
+    for _ in 0..2 {
+        let (status, body) = http(&address, "POST", "/api/like?id=fe2f80a7");
+        assert!(status.contains(" 200 "), "{status}");
+        assert!(body.contains("\"likes\""), "{body}");
+    }
+    terminate(child);
+    let (child, address) = start(&store);
+    let (status, body) = http(&address, "POST", "/api/like?id=fe2f80a7");
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(
+        body.contains("\"likes\":3"),
+        "two likes before the restart, one after: {body}"
+    );
+    terminate(child);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_config_is_refused_at_start_with_its_line() {
+    let dir = scratch("config");
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/distribution.toml"),
+    )
+    .unwrap();
+    let broken = shipped.replacen(
+        "origin = \"alien-cards-s3\"\ncache_policy = \"pages\"",
+        "origin = \"nowhere\"\ncache_policy = \"pages\"",
+        1,
+    );
+    let line = broken
+        .lines()
+        .position(|l| l.contains("\"nowhere\""))
+        .unwrap()
+        + 1;
+    let config = dir.join("distribution.toml");
+    std::fs::write(&config, broken).unwrap();
+    let output = binary()
+        .args(["serve", "--port", "0", "--config"])
+        .arg(&config)
+        .arg("--store")
+        .arg(dir.join("cards.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "distribution.toml:{line}: unknown origin `nowhere`"
+        )),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
