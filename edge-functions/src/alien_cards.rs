@@ -139,12 +139,14 @@ pub fn functions() -> EdgeFunctions {
                 site: site.clone(),
                 paths: vec!["/".into(), "/index.html".into()],
                 template: "home.html".into(),
-                cache_control: "public, max-age=10".into(),
+                // Browsers revalidate every time (likes change, and the liked cookie changes the
+                // page); the edge keeps it a few seconds.
+                cache_control: "public, max-age=0, s-maxage=10".into(),
             }),
             Arc::new(CardPage {
                 site: site.clone(),
                 template: "card.html".into(),
-                cache_control: "public, max-age=30".into(),
+                cache_control: "public, max-age=0, s-maxage=30".into(),
             }),
             Arc::new(DeviceAssets {
                 prefix: "/css/".into(),
