@@ -74,16 +74,18 @@ fn terminate(mut child: Child) {
 }
 
 #[test]
-fn likes_survive_a_restart() {
+fn acknowledged_likes_survive_a_crash() {
     let dir = scratch("restart");
     let store = dir.join("cards.json");
-    let (child, address) = start(&store);
+    let (mut child, address) = start(&store);
     for _ in 0..2 {
         let (status, body) = http(&address, "POST", "/api/like?id=fe2f80a7");
         assert!(status.contains(" 200 "), "{status}");
         assert!(body.contains("\"likes\""), "{body}");
     }
-    terminate(child);
+    // SIGKILL: no chance to flush anything the like had not already put on disk.
+    child.kill().unwrap();
+    child.wait().unwrap();
     let (child, address) = start(&store);
     let (status, body) = http(&address, "POST", "/api/like?id=fe2f80a7");
     assert!(status.contains(" 200 "), "{status}");
@@ -129,5 +131,92 @@ fn a_bad_config_is_refused_at_start_with_its_line() {
         )),
         "{stderr}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The `x-cache` of a GET.
+fn x_cache(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix("x-cache: "))
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[test]
+fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
+    let dir = scratch("watch");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("js")).unwrap();
+    std::fs::create_dir_all(site.join("data")).unwrap();
+    std::fs::create_dir_all(site.join("templates")).unwrap();
+    std::fs::copy(root.join("origin-site/js/like.js"), site.join("js/like.js")).unwrap();
+    std::fs::copy(
+        root.join("origin-site/data/cards.json"),
+        site.join("data/cards.json"),
+    )
+    .unwrap();
+    let config = dir.join("distribution.toml");
+    std::fs::copy(root.join("cloudfront/distribution.toml"), &config).unwrap();
+    let mut child = binary()
+        .args(["serve", "--port", "0", "--quiet", "--watch", "--config"])
+        .arg(&config)
+        .arg("--origin-dir")
+        .arg(&site)
+        .arg("--store")
+        .arg(dir.join("cards.json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+
+    assert_eq!(x_cache(&address, "/js/like.js"), "Miss from cloudfront");
+    assert_eq!(x_cache(&address, "/js/like.js"), "Hit from cloudfront");
+    std::fs::write(site.join("js/like.js"), "// changed\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_eq!(
+        x_cache(&address, "/js/like.js"),
+        "Miss from cloudfront",
+        "origin change empties the cache"
+    );
+
+    // A broken config is refused and the running one kept.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("default_ttl = 86400", "default_ttl = \"soon\""),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_eq!(
+        x_cache(&address, "/js/like.js"),
+        "Hit from cloudfront",
+        "still serving"
+    );
+    // A good one replaces it (and starts with an empty cache).
+    std::fs::write(&config, text).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_eq!(
+        x_cache(&address, "/js/like.js"),
+        "Miss from cloudfront",
+        "config reloaded"
+    );
+    terminate(child);
     std::fs::remove_dir_all(&dir).unwrap();
 }
