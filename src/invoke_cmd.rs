@@ -39,6 +39,8 @@ pub struct InvokeArgs {
     /// The embedded store file; read, never modified, by `invoke`.
     #[arg(long, value_name = "FILE")]
     store: Option<PathBuf>,
+    #[command(flatten)]
+    data_store: crate::data_args::DataArgs,
 }
 
 /// Judge a function result produced by any function (Node, Python, another team's Rust) against
@@ -70,6 +72,24 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         Ok(bytes) => bytes,
         Err(e) => return bad_input(e),
     };
+    let templates = DirTemplates::new(origin_dir.join("templates"));
+    let functions = alien_cards::functions();
+    if args.data_store.uses_dynamodb() {
+        let config = match cloudfront::DistributionConfig::load(&crate::serve_cmd::default_config())
+        {
+            Ok(config) => config.data,
+            Err(_) => cloudfront::config::DataConfig::default(),
+        };
+        let store = match args.data_store.card_store(&config) {
+            Ok(store) => store,
+            Err(e) => return bad_input(e),
+        };
+        eprintln!("note: the function runs on the DynamoDB table; a like changes it");
+        return match runner::invoke(&functions, args.trigger, &event, store.as_ref(), &templates) {
+            Ok(invocation) => report(&invocation),
+            Err(e) => bad_input(format!("{}: {e}", args.event.display())),
+        };
+    }
     // `invoke` never changes the embedded store: it works on a copy of the cards in memory.
     let cards = match &args.data {
         Some(file) => read_cards_file(file),
@@ -83,8 +103,6 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         Err(e) => return bad_input(e),
     };
     let store: Box<dyn CardStore> = Box::new(MemoryStore::new(cards));
-    let templates = DirTemplates::new(origin_dir.join("templates"));
-    let functions = alien_cards::functions();
     let invocation =
         match runner::invoke(&functions, args.trigger, &event, store.as_ref(), &templates) {
             Ok(invocation) => invocation,

@@ -1,8 +1,11 @@
 //! `alien-edge`: run, test and package the Alien Cards Lambda@Edge functions.
 
+mod data_args;
 mod event_cmd;
 mod invoke_cmd;
 mod paths;
+#[cfg(feature = "dynamodb")]
+mod seed_cmd;
 mod serve_cmd;
 
 use std::process::ExitCode;
@@ -30,14 +33,28 @@ enum Command {
     Invoke(invoke_cmd::InvokeArgs),
     Validate(invoke_cmd::ValidateArgs),
     Event(event_cmd::EventArgs),
+    #[cfg(feature = "dynamodb")]
+    Seed(seed_cmd::SeedArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // Warnings (a DynamoDB replica failing over, a bad item) go to stderr; `serve` sets up
+        // its own request log.
+        tracing_subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::WARN)
+            .init();
+    }
     match cli.command {
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Invoke(args) => invoke_cmd::invoke(args),
         Command::Validate(args) => invoke_cmd::validate(args),
         Command::Event(args) => event_cmd::event(args),
+        #[cfg(feature = "dynamodb")]
+        Command::Seed(args) => seed_cmd::seed(args),
     }
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use cloudfront::distribution::Sites;
 use cloudfront::{DataSources, Distribution, DistributionConfig};
 use edge_functions::alien_cards;
-use edge_functions::data::{DirTemplates, EmbeddedStore};
+use edge_functions::data::{CardStore, DirTemplates, EmbeddedStore};
 
 use crate::paths;
 
@@ -43,6 +43,8 @@ pub struct ServeArgs {
     /// No request log lines (errors are still logged).
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    data: crate::data_args::DataArgs,
 }
 
 /// Everything a distribution is built from, kept so that `--watch` can build it again.
@@ -75,7 +77,7 @@ impl Setup {
     }
 }
 
-fn default_config() -> PathBuf {
+pub fn default_config() -> PathBuf {
     let local = PathBuf::from("cloudfront/distribution.toml");
     if local.is_file() {
         local
@@ -131,13 +133,33 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
             }
         }
     };
-    let store_path = args.store.clone().unwrap_or_else(paths::default_store_file);
-    let store = EmbeddedStore::open(&store_path, &paths::seed_file(&origin_dir))?;
+    let (store, store_name): (Arc<dyn CardStore>, String) = if args.data.uses_dynamodb() {
+        let data_args = args.data.clone();
+        let data_config = config.data.clone();
+        // The store builds its client on its own runtime: not from inside this one.
+        let store = tokio::task::spawn_blocking(move || data_args.card_store(&data_config))
+            .await
+            .map_err(|e| e.to_string())??;
+        let table = args
+            .data
+            .table
+            .clone()
+            .unwrap_or_else(|| config.data.table.clone());
+        let replicas = config.data.replicas_for(&args.data.region()).join(" → ");
+        (
+            store,
+            format!("DynamoDB table {table} (replicas {replicas})"),
+        )
+    } else {
+        let store_path = args.store.clone().unwrap_or_else(paths::default_store_file);
+        let store = EmbeddedStore::open(&store_path, &paths::seed_file(&origin_dir))?;
+        (Arc::new(store), store_path.display().to_string())
+    };
     let setup = Setup {
         config_path: config_path.clone(),
         origin_dir: args.origin_dir.clone(),
         data: DataSources {
-            store: Arc::new(store),
+            store,
             templates: Arc::new(DirTemplates::new(origin_dir.join("templates"))),
         },
         sites: HashMap::from([("alien-cards".to_owned(), Arc::new(alien_cards::functions()))]),
@@ -153,7 +175,7 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
         "config {} · origin {} · store {} · cache {} MiB{}",
         config_path.display(),
         origin_dir.display(),
-        store_path.display(),
+        store_name,
         args.cache_mb,
         if args.watch {
             " · watching for changes"

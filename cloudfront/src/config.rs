@@ -40,6 +40,45 @@ pub struct DistributionConfig {
     pub default_behavior: Spanned<Behavior>,
     #[serde(default)]
     pub viewer: ViewerWorld,
+    #[serde(default)]
+    pub data: DataConfig,
+}
+
+/// The card table, and the replicas a function uses from each region it may run in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub table: String,
+    /// `AWS_REGION` of the running function → replica regions, nearest first.
+    #[serde(default)]
+    pub replicas: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            table: "alien-cards".into(),
+            replicas: BTreeMap::new(),
+        }
+    }
+}
+
+impl DataConfig {
+    /// The replicas for a function running in `region`: the configured list, or the region alone.
+    pub fn replicas_for(&self, region: &str) -> Vec<String> {
+        self.replicas
+            .get(region)
+            .cloned()
+            .unwrap_or_else(|| vec![region.to_owned()])
+    }
+
+    /// Every region that holds a replica.
+    pub fn replica_regions(&self) -> Vec<String> {
+        let mut regions: Vec<String> = self.replicas.values().flatten().cloned().collect();
+        regions.sort();
+        regions.dedup();
+        regions
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -298,6 +337,12 @@ impl DistributionConfig {
                 }
                 _ => {}
             }
+        }
+        if let Some((region, _)) = self.data.replicas.iter().find(|(_, list)| list.is_empty()) {
+            return Err((
+                None,
+                format!("data.replicas.{region}: list at least one replica region"),
+            ));
         }
         for (name, policy) in &self.cache_policies {
             if !(policy.min_ttl <= policy.default_ttl && policy.default_ttl <= policy.max_ttl) {

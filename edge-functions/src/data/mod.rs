@@ -367,3 +367,6 @@ mod tests {
         assert!(!is_valid_card_id("<script>"));
     }
 }
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;

@@ -1,0 +1,85 @@
+//! Choosing the card store: the embedded file store by default, DynamoDB with `--table` or
+//! `--dynamodb-endpoint`.
+
+use std::sync::Arc;
+
+use clap::Args;
+use cloudfront::config::DataConfig;
+use edge_functions::data::CardStore;
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct DataArgs {
+    /// Use this DynamoDB table instead of the embedded store (default: the config's
+    /// `data.table`). Without --dynamodb-endpoint, AWS's endpoints, the default credential chain
+    /// and the region below are used, as AWS tools do.
+    #[arg(long, value_name = "NAME")]
+    pub table: Option<String>,
+    /// A DynamoDB endpoint: `URL` for every replica, or `REGION=URL` for one (repeatable).
+    /// Implies DynamoDB. Local endpoints get dummy credentials when none are set.
+    #[arg(long = "dynamodb-endpoint", value_name = "[REGION=]URL")]
+    pub endpoints: Vec<String>,
+    /// The region the function runs in (as AWS_REGION does on Lambda@Edge), which picks the
+    /// replicas from the config's `data.replicas`. Default: AWS_REGION, then AWS_DEFAULT_REGION,
+    /// then us-east-1.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+impl DataArgs {
+    pub fn uses_dynamodb(&self) -> bool {
+        self.table.is_some() || !self.endpoints.is_empty()
+    }
+
+    pub fn region(&self) -> String {
+        self.region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".into())
+    }
+
+    /// The DynamoDB store these arguments describe.
+    #[cfg(feature = "dynamodb")]
+    pub fn dynamo_store(
+        &self,
+        data: &DataConfig,
+    ) -> Result<edge_functions::data::dynamodb::DynamoStore, String> {
+        use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
+        let mut default_endpoint = None;
+        let mut by_region = std::collections::BTreeMap::new();
+        for endpoint in &self.endpoints {
+            match endpoint.split_once('=') {
+                Some((region, url)) if !region.contains("://") => {
+                    by_region.insert(region.to_owned(), url.to_owned());
+                }
+                _ => default_endpoint = Some(endpoint.clone()),
+            }
+        }
+        let replicas = data
+            .replicas_for(&self.region())
+            .into_iter()
+            .map(|region| Replica {
+                endpoint: by_region
+                    .get(&region)
+                    .cloned()
+                    .or_else(|| default_endpoint.clone()),
+                region,
+            })
+            .collect();
+        let table = self.table.clone().unwrap_or_else(|| data.table.clone());
+        DynamoStore::connect(DynamoConfig::new(table, replicas))
+    }
+
+    /// The store `serve` and `invoke` use when DynamoDB is asked for.
+    pub fn card_store(&self, data: &DataConfig) -> Result<Arc<dyn CardStore>, String> {
+        #[cfg(feature = "dynamodb")]
+        {
+            Ok(Arc::new(self.dynamo_store(data)?))
+        }
+        #[cfg(not(feature = "dynamodb"))]
+        {
+            let _ = data;
+            Err("this build has no DynamoDB support; build with `--features dynamodb`".into())
+        }
+    }
+}
