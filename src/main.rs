@@ -7,6 +7,7 @@ mod paths;
 #[cfg(feature = "dynamodb")]
 mod seed_cmd;
 mod serve_cmd;
+mod template_cmd;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ enum Command {
     Invoke(invoke_cmd::InvokeArgs),
     Validate(invoke_cmd::ValidateArgs),
     Event(event_cmd::EventArgs),
+    Template(template_cmd::TemplateArgs),
     #[cfg(feature = "dynamodb")]
     Seed(seed_cmd::SeedArgs),
 }
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => invoke_cmd::invoke(args),
         Command::Validate(args) => invoke_cmd::validate(args),
         Command::Event(args) => event_cmd::event(args),
+        Command::Template(args) => template_cmd::template(args),
         #[cfg(feature = "dynamodb")]
         Command::Seed(args) => seed_cmd::seed(args),
     }

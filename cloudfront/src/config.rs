@@ -193,6 +193,21 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// What the function may do on the card table; the deployed role grants exactly this.
+    #[serde(default)]
+    pub table_access: TableAccess,
+}
+
+/// A function's rights on the card table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TableAccess {
+    #[default]
+    None,
+    /// GetItem and Scan.
+    Read,
+    /// GetItem, Scan and UpdateItem.
+    ReadWrite,
 }
 
 fn default_memory() -> u32 {

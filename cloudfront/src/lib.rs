@@ -4,6 +4,7 @@ pub mod distribution;
 pub mod origin;
 pub mod pattern;
 pub mod server;
+pub mod template;
 pub mod viewer;
 
 pub use config::DistributionConfig;

@@ -1,0 +1,424 @@
+//! The CloudFormation template, generated from the same distribution config `serve` runs: the
+//! bucket behind Origin Access Control, the card table with its global replicas, least-privilege
+//! roles, the functions and their numbered versions, the cache and origin request policies, and
+//! the distribution with its behaviors and function associations.
+
+use serde_json::{Map, Value, json};
+
+use crate::config::{
+    Behavior, CachePolicy, DistributionConfig, OriginKind, OriginRequestPolicy, QueryStrings,
+    TableAccess,
+};
+
+/// The Python runtime the functions run on (Lambda@Edge runs only Node.js and Python).
+pub const RUNTIME: &str = "python3.13";
+
+/// The handler of a trigger's function in the extension module the package ships.
+pub fn handler(trigger: edge_functions::EventType) -> String {
+    format!("alien_edge.{}", trigger.as_str().replace('-', "_"))
+}
+
+/// `alien-cards-viewer-request` → `AlienCardsViewerRequest`.
+pub fn logical_id(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn headers_config(headers: &[String]) -> Value {
+    if headers.is_empty() {
+        json!({"HeaderBehavior": "none"})
+    } else {
+        json!({"HeaderBehavior": "whitelist", "Headers": headers})
+    }
+}
+
+fn cookies_config(cookies: &[String]) -> Value {
+    if cookies.is_empty() {
+        json!({"CookieBehavior": "none"})
+    } else {
+        json!({"CookieBehavior": "whitelist", "Cookies": cookies})
+    }
+}
+
+fn query_config(query: &QueryStrings) -> Value {
+    match query {
+        QueryStrings::None => json!({"QueryStringBehavior": "none"}),
+        QueryStrings::All => json!({"QueryStringBehavior": "all"}),
+        QueryStrings::Only(names) => {
+            json!({"QueryStringBehavior": "whitelist", "QueryStrings": names})
+        }
+    }
+}
+
+fn cache_policy(name: &str, policy: &CachePolicy) -> Value {
+    // With caching off, CloudFront refuses anything in the cache key.
+    let caching = policy.max_ttl > 0;
+    let key = if caching {
+        json!({
+            "EnableAcceptEncodingGzip": true,
+            "EnableAcceptEncodingBrotli": true,
+            "HeadersConfig": headers_config(&policy.headers),
+            "CookiesConfig": cookies_config(&policy.cookies),
+            "QueryStringsConfig": query_config(&policy.query_strings),
+        })
+    } else {
+        json!({
+            "EnableAcceptEncodingGzip": false,
+            "EnableAcceptEncodingBrotli": false,
+            "HeadersConfig": {"HeaderBehavior": "none"},
+            "CookiesConfig": {"CookieBehavior": "none"},
+            "QueryStringsConfig": {"QueryStringBehavior": "none"},
+        })
+    };
+    json!({
+        "Type": "AWS::CloudFront::CachePolicy",
+        "Properties": {"CachePolicyConfig": {
+            "Name": {"Fn::Sub": format!("${{AWS::StackName}}-{name}")},
+            "MinTTL": policy.min_ttl,
+            "DefaultTTL": policy.default_ttl,
+            "MaxTTL": policy.max_ttl,
+            "ParametersInCacheKeyAndForwardedToOrigin": key,
+        }}
+    })
+}
+
+fn origin_request_policy(
+    name: &str,
+    policy: &OriginRequestPolicy,
+    cache: Option<&CachePolicy>,
+) -> Value {
+    // What the cache key does not forward when caching is off must be forwarded here.
+    let mut headers = policy.headers.clone();
+    let mut cookies = policy.cookies.clone();
+    if let Some(cache) = cache.filter(|c| c.max_ttl == 0) {
+        headers.extend(cache.headers.iter().cloned());
+        cookies.extend(cache.cookies.iter().cloned());
+    }
+    let cookies = if cookies.is_empty() {
+        json!({"CookieBehavior": "none"})
+    } else {
+        json!({"CookieBehavior": "whitelist", "Cookies": cookies})
+    };
+    json!({
+        "Type": "AWS::CloudFront::OriginRequestPolicy",
+        "Properties": {"OriginRequestPolicyConfig": {
+            "Name": {"Fn::Sub": format!("${{AWS::StackName}}-{name}")},
+            "HeadersConfig": if headers.is_empty() { json!({"HeaderBehavior": "none"}) } else { json!({"HeaderBehavior": "whitelist", "Headers": headers}) },
+            "CookiesConfig": cookies,
+            "QueryStringsConfig": query_config(&policy.query_strings),
+        }}
+    })
+}
+
+fn behavior(behavior: &Behavior) -> Value {
+    let mut b = Map::new();
+    if let Some(pattern) = &behavior.path_pattern {
+        b.insert("PathPattern".into(), json!(pattern.get_ref()));
+    }
+    b.insert("TargetOriginId".into(), json!(behavior.origin.get_ref()));
+    b.insert("ViewerProtocolPolicy".into(), json!("redirect-to-https"));
+    b.insert("Compress".into(), json!(true));
+    let methods: Vec<String> = behavior
+        .allowed_methods
+        .get_ref()
+        .iter()
+        .map(|m| m.to_ascii_uppercase())
+        .collect();
+    b.insert("AllowedMethods".into(), json!(methods));
+    b.insert("CachedMethods".into(), json!(["GET", "HEAD"]));
+    b.insert(
+        "CachePolicyId".into(),
+        json!({"Ref": format!("CachePolicy{}", logical_id(behavior.cache_policy.get_ref()))}),
+    );
+    if let Some(policy) = &behavior.origin_request_policy {
+        b.insert(
+            "OriginRequestPolicyId".into(),
+            json!({"Ref": format!("OriginRequestPolicy{}", logical_id(policy.get_ref()))}),
+        );
+    }
+    let associations: Vec<Value> = behavior
+        .functions
+        .iter()
+        .map(|a| {
+            let a = a.get_ref();
+            let mut association = json!({
+                "EventType": a.event.as_str(),
+                "LambdaFunctionARN": {"Ref": format!("{}Version", logical_id(&a.function))},
+            });
+            if a.include_body {
+                association["IncludeBody"] = json!(true);
+            }
+            association
+        })
+        .collect();
+    if !associations.is_empty() {
+        b.insert("LambdaFunctionAssociations".into(), json!(associations));
+    }
+    Value::Object(b)
+}
+
+/// The whole template.
+pub fn template(config: &DistributionConfig) -> Value {
+    let mut resources = Map::new();
+    let table = &config.data.table;
+    let replicas = config.data.replica_regions();
+    let replicas = if replicas.is_empty() {
+        vec!["us-east-1".to_owned()]
+    } else {
+        replicas
+    };
+
+    resources.insert(
+        "OriginBucket".into(),
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": true, "BlockPublicPolicy": true,
+                    "IgnorePublicAcls": true, "RestrictPublicBuckets": true
+                },
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                ]},
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+            }
+        }),
+    );
+    resources.insert(
+        "OriginAccessControl".into(),
+        json!({
+            "Type": "AWS::CloudFront::OriginAccessControl",
+            "Properties": {"OriginAccessControlConfig": {
+                "Name": {"Fn::Sub": "${AWS::StackName}-s3"},
+                "OriginAccessControlOriginType": "s3",
+                "SigningBehavior": "always",
+                "SigningProtocol": "sigv4"
+            }}
+        }),
+    );
+    resources.insert(
+        "OriginBucketPolicy".into(),
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "OriginBucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "OnlyThisDistributionReads",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudfront.amazonaws.com"},
+                        "Action": "s3:GetObject",
+                        "Resource": {"Fn::Sub": "${OriginBucket.Arn}/*"},
+                        "Condition": {"StringEquals": {
+                            "AWS:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Distribution}"}
+                        }}
+                    }]
+                }
+            }
+        }),
+    );
+    resources.insert(
+        "CardsTable".into(),
+        json!({
+            "Type": "AWS::DynamoDB::GlobalTable",
+            "Properties": {
+                "TableName": table,
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "CardId", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "CardId", "KeyType": "HASH"}],
+                "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+                "Replicas": replicas.iter().map(|r| json!({"Region": r})).collect::<Vec<_>>()
+            }
+        }),
+    );
+
+    let mut parameters = Map::new();
+    parameters.insert(
+        "CodeBucket".into(),
+        json!({"Type": "String", "Description": "The S3 bucket (in us-east-1) holding the function packages"}),
+    );
+    for function in config.functions.iter().map(|f| f.get_ref()) {
+        let id = logical_id(&function.name);
+        parameters.insert(
+            format!("{id}CodeKey"),
+            json!({"Type": "String", "Default": format!("{}.zip", function.name),
+                   "Description": format!("The package of {} in CodeBucket", function.name)}),
+        );
+        let mut statements = vec![json!({
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            // Lambda@Edge writes its logs in the Region where each replica ran.
+            "Resource": {"Fn::Sub": format!("arn:${{AWS::Partition}}:logs:*:${{AWS::AccountId}}:log-group:/aws/lambda/us-east-1.{}:*", function.name)}
+        })];
+        let actions: &[&str] = match function.table_access {
+            TableAccess::None => &[],
+            TableAccess::Read => &["dynamodb:GetItem", "dynamodb:Scan"],
+            TableAccess::ReadWrite => &["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"],
+        };
+        if !actions.is_empty() {
+            statements.push(json!({
+                "Effect": "Allow",
+                "Action": actions,
+                // Every replica: the function runs, and reads, in the Region nearest the viewer.
+                "Resource": {"Fn::Sub": format!("arn:${{AWS::Partition}}:dynamodb:*:${{AWS::AccountId}}:table/{table}")}
+            }));
+        }
+        resources.insert(
+            format!("{id}Role"),
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{
+                            "Effect": "Allow",
+                            "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]},
+                            "Action": "sts:AssumeRole"
+                        }]
+                    },
+                    "Policies": [{
+                        "PolicyName": "least-privilege",
+                        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}
+                    }]
+                }
+            }),
+        );
+        resources.insert(
+            id.clone(),
+            json!({
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": function.name,
+                    "Description": format!("{} for site {}", function.trigger, function.site),
+                    "Runtime": RUNTIME,
+                    "Architectures": ["x86_64"],
+                    "Handler": handler(function.trigger),
+                    "MemorySize": function.memory_mb,
+                    "Timeout": function.timeout_secs,
+                    "Role": {"Fn::GetAtt": [format!("{id}Role"), "Arn"]},
+                    "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": format!("{id}CodeKey")}}
+                }
+            }),
+        );
+        resources.insert(
+            format!("{id}Version"),
+            json!({
+                "Type": "AWS::Lambda::Version",
+                "Properties": {"FunctionName": {"Ref": id}}
+            }),
+        );
+    }
+
+    for (name, policy) in &config.cache_policies {
+        resources.insert(
+            format!("CachePolicy{}", logical_id(name)),
+            cache_policy(name, policy),
+        );
+    }
+    for (name, policy) in &config.origin_request_policies {
+        // The cache policy used beside it, so that a disabled cache still forwards its keys.
+        let cache = config
+            .behaviors_in_order()
+            .find(|b| {
+                b.origin_request_policy
+                    .as_ref()
+                    .is_some_and(|p| p.get_ref() == name)
+            })
+            .and_then(|b| config.cache_policies.get(b.cache_policy.get_ref()));
+        resources.insert(
+            format!("OriginRequestPolicy{}", logical_id(name)),
+            origin_request_policy(name, policy, cache),
+        );
+    }
+
+    let origins: Vec<Value> = config
+        .origins
+        .iter()
+        .map(|o| o.get_ref())
+        .map(|o| match o.kind {
+            OriginKind::S3 => json!({
+                "Id": o.id,
+                "DomainName": {"Fn::GetAtt": ["OriginBucket", "RegionalDomainName"]},
+                "S3OriginConfig": {"OriginAccessIdentity": ""},
+                "OriginAccessControlId": {"Fn::GetAtt": ["OriginAccessControl", "Id"]}
+            }),
+            OriginKind::Custom => json!({
+                "Id": o.id,
+                "DomainName": o.domain_name,
+                "OriginPath": o.origin_path,
+                "CustomOriginConfig": {
+                    "OriginProtocolPolicy": if o.protocol.as_deref() == Some("http") { "http-only" } else { "https-only" },
+                    "HTTPPort": o.port.unwrap_or(80),
+                    "HTTPSPort": o.port.unwrap_or(443),
+                    "OriginReadTimeout": o.read_timeout_secs.clamp(1, 120)
+                }
+            }),
+        })
+        .collect();
+    let behaviors: Vec<Value> = config
+        .behaviors
+        .iter()
+        .map(|b| behavior(b.get_ref()))
+        .collect();
+    let mut distribution = json!({
+        "Enabled": true,
+        "Comment": config.distribution.comment,
+        "HttpVersion": "http2and3",
+        "IPV6Enabled": true,
+        "PriceClass": "PriceClass_100",
+        "Origins": origins,
+        "DefaultCacheBehavior": behavior(config.default_behavior.get_ref()),
+        "CacheBehaviors": behaviors,
+    });
+    if let Some(root) = &config.distribution.default_root_object {
+        distribution["DefaultRootObject"] = json!(root);
+    }
+    resources.insert(
+        "Distribution".into(),
+        json!({"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": distribution}}),
+    );
+
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!("{}: CloudFront, S3 origin, Lambda@Edge functions and the card table (generated by alien-edge template)", config.distribution.comment),
+        "Parameters": parameters,
+        "Rules": {
+            "LambdaEdgeRegion": {
+                "Assertions": [{
+                    "Assert": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]},
+                    "AssertDescription": "Lambda@Edge functions must be created in us-east-1"
+                }]
+            }
+        },
+        "Resources": resources,
+        "Outputs": {
+            "DistributionDomainName": {"Value": {"Fn::GetAtt": ["Distribution", "DomainName"]}},
+            "DistributionId": {"Value": {"Ref": "Distribution"}},
+            "OriginBucketName": {"Value": {"Ref": "OriginBucket"}},
+            "TableName": {"Value": {"Ref": "CardsTable"}}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_ids_are_alphanumeric() {
+        assert_eq!(
+            logical_id("alien-cards-viewer-request"),
+            "AlienCardsViewerRequest"
+        );
+        assert_eq!(logical_id("device-assets"), "DeviceAssets");
+    }
+}

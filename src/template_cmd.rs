@@ -1,0 +1,54 @@
+//! `template`: the CloudFormation template for the distribution config.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+/// Print the CloudFormation template (JSON) generated from the distribution config: the bucket
+/// with Origin Access Control, the card table with its global replicas, least-privilege roles,
+/// the functions and their numbered versions, the policies and the distribution.
+/// Deploy it in us-east-1 (Lambda@Edge requires it).
+#[derive(Args)]
+pub struct TemplateArgs {
+    /// The distribution config.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Write the template here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub fn template(args: TemplateArgs) -> ExitCode {
+    let path = args.config.unwrap_or_else(crate::serve_cmd::default_config);
+    let config = match cloudfront::DistributionConfig::load(&path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match serde_json::to_string_pretty(&cloudfront::template::template(&config)) {
+        Ok(text) => text + "\n",
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.output {
+        Some(file) => match std::fs::write(&file, text) {
+            Ok(()) => {
+                eprintln!("wrote {}", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", file.display());
+                ExitCode::FAILURE
+            }
+        },
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The CloudFormation template: generated from the one distribution config, complete, least
+//! privilege, and clean under cfn-lint (which `scripts/test` installs and names in `CFN_LINT`).
+
+use std::path::Path;
+
+use cloudfront::DistributionConfig;
+use cloudfront::template::{logical_id, template};
+use serde_json::Value;
+
+fn shipped() -> DistributionConfig {
+    DistributionConfig::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/distribution.toml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn every_behavior_and_trigger_of_the_config_is_in_the_template() {
+    let config = shipped();
+    let t = template(&config);
+    let distribution = &t["Resources"]["Distribution"]["Properties"]["DistributionConfig"];
+    let behaviors = distribution["CacheBehaviors"].as_array().unwrap();
+    assert_eq!(behaviors.len(), config.behaviors.len());
+    for (configured, generated) in config.behaviors.iter().zip(behaviors) {
+        let configured = configured.get_ref();
+        assert_eq!(
+            generated["PathPattern"],
+            configured.path_pattern.as_ref().unwrap().get_ref().as_str()
+        );
+        check_associations(configured, generated);
+    }
+    check_associations(
+        config.default_behavior.get_ref(),
+        &distribution["DefaultCacheBehavior"],
+    );
+    for function in config.functions.iter().map(|f| f.get_ref()) {
+        let resource = &t["Resources"][logical_id(&function.name)];
+        assert_eq!(resource["Type"], "AWS::Lambda::Function");
+        assert_eq!(resource["Properties"]["Runtime"], "python3.13");
+        assert_eq!(
+            resource["Properties"]["Architectures"],
+            serde_json::json!(["x86_64"])
+        );
+        if function.trigger.is_viewer() {
+            assert!(resource["Properties"]["MemorySize"].as_u64().unwrap() <= 128);
+            assert!(resource["Properties"]["Timeout"].as_u64().unwrap() <= 5);
+        }
+    }
+}
+
+fn check_associations(configured: &cloudfront::config::Behavior, generated: &Value) {
+    let associations = generated["LambdaFunctionAssociations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(associations.len(), configured.functions.len());
+    for (a, g) in configured
+        .functions
+        .iter()
+        .map(|a| a.get_ref())
+        .zip(&associations)
+    {
+        assert_eq!(g["EventType"], a.event.as_str());
+        assert_eq!(
+            g["LambdaFunctionARN"]["Ref"],
+            format!("{}Version", logical_id(&a.function)),
+            "a numbered version"
+        );
+        assert_eq!(g["IncludeBody"].as_bool().unwrap_or(false), a.include_body);
+    }
+}
+
+#[test]
+fn roles_are_least_privilege_and_assumable_by_lambda_at_edge() {
+    let config = shipped();
+    let t = template(&config);
+    for function in config.functions.iter().map(|f| f.get_ref()) {
+        let role = &t["Resources"][format!("{}Role", logical_id(&function.name))]["Properties"];
+        let principals = &role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"];
+        assert_eq!(
+            principals,
+            &serde_json::json!(["lambda.amazonaws.com", "edgelambda.amazonaws.com"])
+        );
+        let actions: Vec<String> = role["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        let dynamodb: Vec<&String> = actions
+            .iter()
+            .filter(|a| a.starts_with("dynamodb:"))
+            .collect();
+        match function.trigger {
+            edge_functions::EventType::OriginRequest => {
+                assert_eq!(
+                    dynamodb,
+                    ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+                )
+            }
+            _ => assert!(
+                dynamodb.is_empty(),
+                "{} needs no table access",
+                function.name
+            ),
+        }
+        assert!(
+            !actions.iter().any(|a| a.contains('*')),
+            "no wildcard actions: {actions:?}"
+        );
+    }
+    let bucket_policy =
+        &t["Resources"]["OriginBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(
+        bucket_policy["Principal"]["Service"],
+        "cloudfront.amazonaws.com"
+    );
+    assert!(bucket_policy["Condition"]["StringEquals"]["AWS:SourceArn"].is_object());
+    let replicas = t["Resources"]["CardsTable"]["Properties"]["Replicas"]
+        .as_array()
+        .unwrap();
+    assert_eq!(replicas.len(), config.data.replica_regions().len());
+}
+
+#[test]
+fn cfn_lint_finds_no_error() {
+    let Ok(cfn_lint) = std::env::var("CFN_LINT") else {
+        eprintln!("SKIPPED: CFN_LINT is not set (scripts/test installs cfn-lint and sets it)");
+        return;
+    };
+    let file =
+        std::env::temp_dir().join(format!("alien-edge-template-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&template(&shipped())).unwrap(),
+    )
+    .unwrap();
+    let output = std::process::Command::new(cfn_lint)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        output.status.success(),
+        "cfn-lint:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
