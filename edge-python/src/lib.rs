@@ -1,0 +1,234 @@
+//! The Alien Cards functions as a CPython extension module, `alien_edge`: each trigger's function
+//! is a Lambda handler itself (`alien_edge.viewer_request(event, context)`), so the package needs
+//! no Python code.
+//!
+//! Lambda@Edge has no environment variables, so configuration (the card table, its replicas per
+//! region, where the templates are) is `alien_edge.json` beside the module, read once, on the
+//! first event. `ALIEN_EDGE_CONFIG` may name another file, for local tests.
+//!
+//! This first host crosses the boundary as JSON (the runtime's `json.dumps` → the typed model →
+//! `json.loads`): the same code path as `invoke`, so results are identical by construction.
+//! Reading the dict in place and applying edits to it is the next step (see BENCHMARKS.md).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use edge_functions::EventType;
+use edge_functions::alien_cards;
+use edge_functions::data::{Card, CardStore, DataError, DirTemplates, Supplied};
+use edge_functions::function::EdgeFunctions;
+use edge_functions::runner;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyModule;
+use serde::Deserialize;
+
+/// `alien_edge.json`, written by `alien-edge package`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackageConfig {
+    site: String,
+    /// The card table and, per AWS_REGION, its replicas nearest first.
+    table: String,
+    #[serde(default)]
+    replicas: BTreeMap<String, Vec<String>>,
+    /// Endpoints to use instead of AWS's, by region (local tests only).
+    #[serde(default)]
+    endpoints: BTreeMap<String, String>,
+    /// The templates directory, relative to the config file.
+    #[serde(default = "default_templates")]
+    templates: String,
+}
+
+fn default_templates() -> String {
+    "templates".into()
+}
+
+struct Host {
+    functions: EdgeFunctions,
+    store: Box<dyn CardStore>,
+    templates: DirTemplates,
+}
+
+static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
+static JSON: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+/// A store for packages built without a card store: every query fails cleanly, so a page
+/// function answers its 503 page rather than crashing.
+struct NoStore;
+
+impl CardStore for NoStore {
+    fn get_card(&self, _: &str) -> Result<Option<Card>, DataError> {
+        Err(DataError::Unavailable(
+            "this package has no card store".into(),
+        ))
+    }
+    fn list_cards(&self) -> Result<Vec<Card>, DataError> {
+        Err(DataError::Unavailable(
+            "this package has no card store".into(),
+        ))
+    }
+    fn add_like(&self, _: &str) -> Result<Option<Card>, DataError> {
+        Err(DataError::Unavailable(
+            "this package has no card store".into(),
+        ))
+    }
+}
+
+fn config_path(py: Python<'_>) -> PyResult<PathBuf> {
+    if let Some(path) = std::env::var_os("ALIEN_EDGE_CONFIG") {
+        return Ok(PathBuf::from(path));
+    }
+    let module = py.import("alien_edge")?;
+    let file: String = module.getattr("__file__")?.extract()?;
+    Ok(Path::new(&file).with_file_name("alien_edge.json"))
+}
+
+fn load_host(path: &Path) -> Result<Host, String> {
+    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let config: PackageConfig = serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not a package config: {e}", path.display()))?;
+    let functions = match config.site.as_str() {
+        "alien-cards" => alien_cards::functions(),
+        other => return Err(format!("this module has no site `{other}`")),
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Ok(Host {
+        functions,
+        store: store(&config)?,
+        templates: DirTemplates::new(dir.join(&config.templates)),
+    })
+}
+
+#[cfg(feature = "dynamodb")]
+fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
+    use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
+    // Lambda sets AWS_REGION to the Region the replica of the function runs in.
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let replicas = config
+        .replicas
+        .get(&region)
+        .cloned()
+        .unwrap_or_else(|| vec![region.clone()])
+        .into_iter()
+        .map(|region| Replica {
+            endpoint: config.endpoints.get(&region).cloned(),
+            region,
+        })
+        .collect();
+    Ok(Box::new(DynamoStore::connect(DynamoConfig::new(
+        config.table.clone(),
+        replicas,
+    ))?))
+}
+
+#[cfg(not(feature = "dynamodb"))]
+fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
+    let _ = (&config.table, &config.replicas, &config.endpoints);
+    Ok(Box::new(NoStore))
+}
+
+fn host(py: Python<'_>) -> PyResult<&'static Host> {
+    if HOST.get().is_none() {
+        let path = config_path(py)?;
+        // Building the store may block on its first connection: let other threads run.
+        let loaded = py.detach(|| load_host(&path));
+        let _ = HOST.set(loaded);
+    }
+    match HOST.get() {
+        Some(Ok(host)) => Ok(host),
+        Some(Err(message)) => Err(PyRuntimeError::new_err(format!(
+            "alien_edge is not configured: {message}"
+        ))),
+        None => Err(PyRuntimeError::new_err("alien_edge is not configured")),
+    }
+}
+
+fn json(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    Ok(JSON
+        .get_or_try_init(py, || py.import("json").map(|m| m.unbind()))?
+        .bind(py))
+}
+
+/// Runs one trigger's function on a Lambda@Edge event dict and returns the result dict.
+fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let host = host(py)?;
+    let json = json(py)?;
+    let text: String = json.call_method1("dumps", (event,))?.extract()?;
+    let cf = runner::read_event(trigger, text.as_bytes())
+        .map_err(|e| PyValueError::new_err(format!("bad {trigger} event: {e}")))?;
+    let needs = host.functions.needs(trigger, &cf);
+    let result = py.detach(|| {
+        let data = if needs.is_empty() {
+            Supplied::default()
+        } else {
+            Supplied::fetch(&needs, host.store.as_ref(), &host.templates)
+        };
+        host.functions.run_owned(trigger, cf, &data)
+    });
+    let result = result
+        .map_err(|e| PyRuntimeError::new_err(format!("the {trigger} function failed: {e}")))?;
+    let out = serde_json::to_string(&result).map_err(|e| {
+        PyRuntimeError::new_err(format!("the {trigger} result cannot be written: {e}"))
+    })?;
+    Ok(json.call_method1("loads", (out,))?.unbind())
+}
+
+/// The viewer-request handler: `handler(event, context)`.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn viewer_request(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::ViewerRequest, event)
+}
+
+/// The origin-request handler.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn origin_request(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::OriginRequest, event)
+}
+
+/// The origin-response handler.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn origin_response(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::OriginResponse, event)
+}
+
+/// The viewer-response handler.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn viewer_response(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::ViewerResponse, event)
+}
+
+#[pymodule]
+fn alien_edge(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(viewer_request, m)?)?;
+    m.add_function(wrap_pyfunction!(origin_request, m)?)?;
+    m.add_function(wrap_pyfunction!(origin_response, m)?)?;
+    m.add_function(wrap_pyfunction!(viewer_response, m)?)?;
+    Ok(())
+}
