@@ -3,6 +3,7 @@
 mod data_args;
 mod event_cmd;
 mod invoke_cmd;
+mod package_cmd;
 mod paths;
 #[cfg(feature = "dynamodb")]
 mod seed_cmd;
@@ -35,6 +36,7 @@ enum Command {
     Validate(invoke_cmd::ValidateArgs),
     Event(event_cmd::EventArgs),
     Template(template_cmd::TemplateArgs),
+    Package(package_cmd::PackageArgs),
     #[cfg(feature = "dynamodb")]
     Seed(seed_cmd::SeedArgs),
 }
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => invoke_cmd::validate(args),
         Command::Event(args) => event_cmd::event(args),
         Command::Template(args) => template_cmd::template(args),
+        Command::Package(args) => package_cmd::package(args),
         #[cfg(feature = "dynamodb")]
         Command::Seed(args) => seed_cmd::seed(args),
     }

@@ -1,20 +1,27 @@
 //! The Alien Cards site: the example that composes the blocks into four functions.
 //!
 //! Everything site-specific is data here (routes, greetings, policies, template names); the
-//! blocks themselves know nothing of this site.
+//! blocks themselves know nothing of this site. Without the `pages` feature (the viewer-trigger
+//! packages), only the functions that need no templates are built.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::blocks::cache_control::CacheRule;
+#[cfg(feature = "pages")]
 use crate::blocks::{
-    CardPage, CardSite, DefaultCacheControl, DeviceAssets, Experiment, FriendlyErrors, Greeting,
-    HomePage, LikeApi, NormalizeRequest, PrettyUrls, Redirects, SecurityHeaders, Variant,
+    CardPage, CardSite, DeviceAssets, FriendlyErrors, Greeting, HomePage, LikeApi,
+};
+use crate::blocks::{
+    DefaultCacheControl, Experiment, NormalizeRequest, PrettyUrls, Redirects, SecurityHeaders,
+    Variant,
 };
 use crate::function::{
     EdgeFunctions, OriginRequestFunction, OriginResponseFunction, ViewerRequestFunction,
     ViewerResponseFunction,
 };
+
+/// Where the card pages are: `/card/<id>`.
+pub const CARD_PREFIX: &str = "/card/";
 
 /// Short names of the cards: `/<name>` shows the card, `/r/<name>` redirects to it.
 pub const CARD_NAMES: [(&str, &str); 6] = [
@@ -30,7 +37,8 @@ pub const CARD_NAMES: [(&str, &str); 6] = [
 pub const VARIANT_HEADER: &str = "X-Experiment-Variant";
 
 /// The greetings on the home page, by `CloudFront-Viewer-Country`.
-pub fn greetings() -> BTreeMap<String, Greeting> {
+#[cfg(feature = "pages")]
+pub fn greetings() -> std::collections::BTreeMap<String, Greeting> {
     let greet = |text: &str, language: &str| Greeting {
         text: text.to_owned(),
         language: Some(language.to_owned()),
@@ -59,10 +67,11 @@ pub fn greetings() -> BTreeMap<String, Greeting> {
 }
 
 /// What every Alien Cards page shares.
+#[cfg(feature = "pages")]
 pub fn site() -> Arc<CardSite> {
     Arc::new(CardSite {
         site_name: "Alien Cards".into(),
-        card_prefix: "/card/".into(),
+        card_prefix: CARD_PREFIX.into(),
         image_path: "/images/{id}.svg".into(),
         liked_cookie: "liked".into(),
         liked_cookie_max_age_secs: 365 * 24 * 3600,
@@ -94,13 +103,26 @@ pub fn experiment() -> Experiment {
     }
 }
 
-/// The four Alien Cards functions.
+/// The four Alien Cards functions (origin-request only with the `pages` feature).
 pub fn functions() -> EdgeFunctions {
-    let site = site();
     let security = Arc::new(SecurityHeaders::strict_same_origin());
     let experiment = Arc::new(experiment());
-    let names = CARD_NAMES.iter();
-    let viewer_request = ViewerRequestFunction {
+    EdgeFunctions {
+        viewer_request: Some(viewer_request(security.clone(), experiment.clone())),
+        origin_request: origin_request(security.clone()),
+        origin_response: Some(origin_response(security)),
+        viewer_response: Some(ViewerResponseFunction {
+            steps: vec![experiment],
+        }),
+    }
+}
+
+fn viewer_request(
+    security: Arc<SecurityHeaders>,
+    experiment: Arc<Experiment>,
+) -> ViewerRequestFunction {
+    let card_url = |id: &str| format!("{CARD_PREFIX}{id}");
+    ViewerRequestFunction {
         steps: vec![
             Arc::new(NormalizeRequest {
                 strip_trailing_slash: true,
@@ -114,22 +136,28 @@ pub fn functions() -> EdgeFunctions {
             }),
             Arc::new(Redirects {
                 prefix: "/r/".into(),
-                targets: names
-                    .clone()
-                    .map(|(n, id)| ((*n).into(), site.card_url(id)))
+                targets: CARD_NAMES
+                    .iter()
+                    .map(|(n, id)| ((*n).into(), card_url(id)))
                     .collect(),
                 status: 302,
             }),
             Arc::new(PrettyUrls {
-                routes: names
-                    .map(|(n, id)| (format!("/{n}"), site.card_url(id)))
+                routes: CARD_NAMES
+                    .iter()
+                    .map(|(n, id)| (format!("/{n}"), card_url(id)))
                     .collect(),
             }),
-            experiment.clone(),
+            experiment,
         ],
-        finish: vec![security.clone()],
-    };
-    let origin_request = OriginRequestFunction {
+        finish: vec![security],
+    }
+}
+
+#[cfg(feature = "pages")]
+fn origin_request(security: Arc<SecurityHeaders>) -> Option<OriginRequestFunction> {
+    let site = site();
+    Some(OriginRequestFunction {
         steps: vec![
             Arc::new(LikeApi {
                 site: site.clone(),
@@ -144,7 +172,7 @@ pub fn functions() -> EdgeFunctions {
                 cache_control: "public, max-age=0, s-maxage=10".into(),
             }),
             Arc::new(CardPage {
-                site: site.clone(),
+                site,
                 template: "card.html".into(),
                 cache_control: "public, max-age=0, s-maxage=30".into(),
             }),
@@ -154,46 +182,49 @@ pub fn functions() -> EdgeFunctions {
                 devices: vec!["mobile".into(), "tablet".into(), "smarttv".into()],
             }),
         ],
-        finish: vec![security.clone()],
-    };
+        finish: vec![security],
+    })
+}
+
+#[cfg(not(feature = "pages"))]
+fn origin_request(_security: Arc<SecurityHeaders>) -> Option<OriginRequestFunction> {
+    None
+}
+
+fn origin_response(security: Arc<SecurityHeaders>) -> OriginResponseFunction {
     let rule = |suffixes: &[&str], value: &str| CacheRule {
         suffixes: suffixes.iter().map(|s| (*s).to_owned()).collect(),
         value: value.to_owned(),
     };
-    let origin_response = OriginResponseFunction {
-        steps: vec![
-            Arc::new(FriendlyErrors {
-                site: site.clone(),
-                statuses: vec![403, 404],
-                cache_control: "public, max-age=60".into(),
-            }),
-            Arc::new(DefaultCacheControl {
-                rules: vec![
-                    rule(&[".css", ".js"], "public, max-age=86400"),
-                    rule(
-                        &[".svg", ".png", ".jpg", ".webp", ".ico"],
-                        "public, max-age=604800",
-                    ),
-                    rule(&[".json"], "public, max-age=60"),
-                ],
-                fallback: Some("public, max-age=300".into()),
-            }),
-            // Last, so that the pages the steps above make carry the headers too.
-            security,
-        ],
-    };
-    let viewer_response = ViewerResponseFunction {
-        steps: vec![experiment],
-    };
-    EdgeFunctions {
-        viewer_request: Some(viewer_request),
-        origin_request: Some(origin_request),
-        origin_response: Some(origin_response),
-        viewer_response: Some(viewer_response),
-    }
+    #[cfg_attr(not(feature = "pages"), allow(unused_mut))]
+    let mut steps: Vec<Arc<dyn crate::function::OriginResponseStep>> = vec![
+        Arc::new(DefaultCacheControl {
+            rules: vec![
+                rule(&[".css", ".js"], "public, max-age=86400"),
+                rule(
+                    &[".svg", ".png", ".jpg", ".webp", ".ico"],
+                    "public, max-age=604800",
+                ),
+                rule(&[".json"], "public, max-age=60"),
+            ],
+            fallback: Some("public, max-age=300".into()),
+        }),
+        // Last, so that the pages the steps before it make carry the headers too.
+        security,
+    ];
+    #[cfg(feature = "pages")]
+    steps.insert(
+        0,
+        Arc::new(FriendlyErrors {
+            site: site(),
+            statuses: vec![403, 404],
+            cache_control: "public, max-age=60".into(),
+        }),
+    );
+    OriginResponseFunction { steps }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "pages"))]
 mod tests {
     use super::*;
     use crate::data::{Card, CardStore, DataError, MemoryStore, MemoryTemplates, read_cards_file};

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use edge_functions::EventType;
 use edge_functions::alien_cards;
-use edge_functions::data::{Card, CardStore, DataError, DirTemplates, Supplied};
+use edge_functions::data::{CardStore, DirTemplates, Supplied};
 use edge_functions::function::EdgeFunctions;
 use edge_functions::runner;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -57,23 +57,26 @@ static JSON: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 /// A store for packages built without a card store: every query fails cleanly, so a page
 /// function answers its 503 page rather than crashing.
-struct NoStore;
+#[cfg(not(feature = "dynamodb"))]
+mod no_store {
+    use edge_functions::data::{Card, CardStore, DataError};
 
-impl CardStore for NoStore {
-    fn get_card(&self, _: &str) -> Result<Option<Card>, DataError> {
-        Err(DataError::Unavailable(
-            "this package has no card store".into(),
-        ))
+    pub struct NoStore;
+
+    fn unavailable() -> DataError {
+        DataError::Unavailable("this package has no card store".into())
     }
-    fn list_cards(&self) -> Result<Vec<Card>, DataError> {
-        Err(DataError::Unavailable(
-            "this package has no card store".into(),
-        ))
-    }
-    fn add_like(&self, _: &str) -> Result<Option<Card>, DataError> {
-        Err(DataError::Unavailable(
-            "this package has no card store".into(),
-        ))
+
+    impl CardStore for NoStore {
+        fn get_card(&self, _: &str) -> Result<Option<Card>, DataError> {
+            Err(unavailable())
+        }
+        fn list_cards(&self) -> Result<Vec<Card>, DataError> {
+            Err(unavailable())
+        }
+        fn add_like(&self, _: &str) -> Result<Option<Card>, DataError> {
+            Err(unavailable())
+        }
     }
 }
 
@@ -127,7 +130,7 @@ fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
 #[cfg(not(feature = "dynamodb"))]
 fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
     let _ = (&config.table, &config.replicas, &config.endpoints);
-    Ok(Box::new(NoStore))
+    Ok(Box::new(no_store::NoStore))
 }
 
 fn host(py: Python<'_>) -> PyResult<&'static Host> {

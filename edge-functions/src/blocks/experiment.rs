@@ -65,14 +65,7 @@ impl Experiment {
 
     /// The `Set-Cookie` value that keeps a variant.
     pub fn set_cookie(&self, variant: &str) -> String {
-        let mut cookie = cookie::Cookie::new(self.cookie.as_str(), variant);
-        cookie.set_path("/");
-        cookie.set_max_age(cookie::time::Duration::seconds(
-            i64::try_from(self.max_age_secs).unwrap_or(i64::MAX),
-        ));
-        cookie.set_same_site(cookie::SameSite::Lax);
-        cookie.set_secure(self.secure_cookie);
-        cookie.to_string()
+        crate::blocks::set_cookie(&self.cookie, variant, self.max_age_secs, self.secure_cookie)
     }
 }
 

@@ -106,14 +106,12 @@ impl CardSite {
     /// The `Set-Cookie` value remembering these liked ids (the 50 most recent ids at most).
     pub fn liked_cookie_header(&self, liked: &[String]) -> String {
         let start = liked.len().saturating_sub(50);
-        let mut cookie = cookie::Cookie::new(self.liked_cookie.as_str(), liked[start..].join("."));
-        cookie.set_path("/");
-        cookie.set_max_age(cookie::time::Duration::seconds(
-            i64::try_from(self.liked_cookie_max_age_secs).unwrap_or(i64::MAX),
-        ));
-        cookie.set_same_site(cookie::SameSite::Lax);
-        cookie.set_secure(self.secure_cookies);
-        cookie.to_string()
+        crate::blocks::set_cookie(
+            &self.liked_cookie,
+            &liked[start..].join("."),
+            self.liked_cookie_max_age_secs,
+            self.secure_cookies,
+        )
     }
 
     pub fn card_url(&self, id: &str) -> String {

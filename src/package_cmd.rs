@@ -1,0 +1,270 @@
+//! `package`: one Lambda@Edge zip per function: the extension module built for Amazon Linux,
+//! its config, and the templates the origin functions render.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::Args;
+use cloudfront::DistributionConfig;
+use cloudfront::config::{FunctionConfig, TableAccess};
+use edge_functions::rules::limits;
+
+/// The build tools, pinned, installed into target/tools-venv when missing.
+const MATURIN: &str = "maturin==1.16.0";
+const ZIGLANG: &str = "ziglang==0.17.1";
+
+/// Viewer-trigger packages should stay far under their 1 MB quota.
+const VIEWER_TARGET_BYTES: u64 = 300 * 1024;
+
+/// Build a Lambda@Edge zip for each function in the distribution config.
+///
+/// Each zip holds `alien_edge.abi3.so` (the functions as a CPython extension on the stable ABI,
+/// built with `maturin --zig --compatibility manylinux2014` so it loads on Amazon Linux; its
+/// exported functions are the handlers), `alien_edge.json` (the site, table and replicas per
+/// region: Lambda@Edge has no environment variables) and, for origin functions, the templates.
+/// Functions with table access get the DynamoDB client; viewer functions do not. Prints each
+/// zip's size against its quota and refuses one over it.
+#[derive(Args)]
+pub struct PackageArgs {
+    /// The distribution config.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where the zips go.
+    #[arg(long, value_name = "DIR", default_value = "target/package")]
+    out: PathBuf,
+    /// The origin directory whose templates/ the origin functions ship.
+    #[arg(long, value_name = "DIR")]
+    origin_dir: Option<PathBuf>,
+}
+
+/// Writes a reproducible zip (sorted entries, fixed times) with Python's zipfile.
+const ZIP_SCRIPT: &str = r#"
+import sys, zipfile, pathlib
+out, wheel, config, templates = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+with zipfile.ZipFile(wheel) as w:
+    so = [n for n in w.namelist() if n.endswith('.so')]
+    if len(so) != 1:
+        sys.exit(f'expected one extension module in {wheel}, found {so}')
+    module = w.read(so[0])
+entries = [('alien_edge.abi3.so', module, 0o755), ('alien_edge.json', pathlib.Path(config).read_bytes(), 0o644)]
+if templates:
+    for path in sorted(pathlib.Path(templates).iterdir()):
+        if path.is_file():
+            entries.append((f'templates/{path.name}', path.read_bytes(), 0o644))
+with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+    for name, data, mode in sorted(entries):
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = (0o100000 | mode) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(info, data, compresslevel=9)
+"#;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(command: &mut Command, what: &str) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("{what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// The venv with maturin and zig, created on first use.
+fn tools() -> Result<PathBuf, String> {
+    let venv = root().join("target/tools-venv");
+    let bin = venv.join("bin");
+    if !bin.join("maturin").exists() || !bin.join("python").exists() {
+        eprintln!("installing {MATURIN} and {ZIGLANG} into {}", venv.display());
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv",
+        )?;
+    }
+    let has = |module: &str| {
+        Command::new(bin.join("python"))
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !bin.join("maturin").exists() || !has("ziglang") {
+        run(
+            Command::new(bin.join("pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                MATURIN,
+                ZIGLANG,
+            ]),
+            "pip install maturin ziglang",
+        )?;
+    }
+    Ok(bin)
+}
+
+/// Which build of the module a function ships: viewer functions need neither templates nor the
+/// table; origin functions render pages; those with table access carry the DynamoDB client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Variant {
+    Light,
+    Pages,
+    DynamoDb,
+}
+
+impl Variant {
+    fn of(function: &FunctionConfig) -> Variant {
+        if function.table_access != TableAccess::None {
+            Variant::DynamoDb
+        } else if function.trigger.is_viewer() {
+            Variant::Light
+        } else {
+            Variant::Pages
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Light => "light",
+            Variant::Pages => "pages",
+            Variant::DynamoDb => "dynamodb",
+        }
+    }
+
+    fn features(self) -> Option<&'static str> {
+        match self {
+            Variant::Light => None,
+            Variant::Pages => Some("pages"),
+            Variant::DynamoDb => Some("dynamodb"),
+        }
+    }
+}
+
+/// Builds the wheel of one variant and returns its path.
+fn build_wheel(bin: &Path, out: &Path, variant: Variant) -> Result<PathBuf, String> {
+    let dir = out.join("wheels").join(variant.name());
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut maturin = Command::new(bin.join("maturin"));
+    maturin
+        .env("PATH", path)
+        .current_dir(root())
+        .args([
+            "build",
+            "--profile",
+            "edge",
+            "--zig",
+            "--compatibility",
+            "manylinux2014",
+            "--quiet",
+        ])
+        .args(["-m", "edge-python/Cargo.toml", "-o"])
+        .arg(&dir);
+    if let Some(features) = variant.features() {
+        maturin.args(["--features", features]);
+    }
+    eprintln!("building the {} module", variant.name());
+    run(&mut maturin, "maturin build")?;
+    std::fs::read_dir(&dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .ok_or_else(|| format!("maturin left no wheel in {}", dir.display()))
+}
+
+fn package_config(config: &DistributionConfig, function: &FunctionConfig) -> serde_json::Value {
+    serde_json::json!({
+        "site": function.site,
+        "table": config.data.table,
+        "replicas": config.data.replicas,
+    })
+}
+
+pub fn package(args: PackageArgs) -> ExitCode {
+    match build(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn build(args: PackageArgs) -> Result<bool, String> {
+    let config_path = args.config.unwrap_or_else(crate::serve_cmd::default_config);
+    let config = DistributionConfig::load(&config_path).map_err(|e| e.to_string())?;
+    let origin_dir = args
+        .origin_dir
+        .unwrap_or_else(crate::paths::default_origin_dir);
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    let out = args.out.canonicalize().map_err(|e| e.to_string())?;
+    let bin = tools()?;
+    let functions: Vec<&FunctionConfig> = config.functions.iter().map(|f| f.get_ref()).collect();
+    let mut wheels = std::collections::HashMap::new();
+    for function in &functions {
+        let variant = Variant::of(function);
+        if let std::collections::hash_map::Entry::Vacant(slot) = wheels.entry(variant) {
+            slot.insert(build_wheel(&bin, &out, variant)?);
+        }
+    }
+    let mut all_fit = true;
+    println!(
+        "{:<34} {:>12}  {:>12}  verdict",
+        "package", "zip bytes", "quota"
+    );
+    for function in functions {
+        let wheel = &wheels[&Variant::of(function)];
+        let json = out.join(format!("{}.json", function.name));
+        std::fs::write(&json, package_config(&config, function).to_string())
+            .map_err(|e| e.to_string())?;
+        let zip = out.join(format!("{}.zip", function.name));
+        let templates = if function.trigger.is_viewer() {
+            String::new()
+        } else {
+            origin_dir.join("templates").display().to_string()
+        };
+        run(
+            Command::new(bin.join("python"))
+                .args(["-c", ZIP_SCRIPT])
+                .arg(&zip)
+                .arg(wheel)
+                .arg(&json)
+                .arg(&templates),
+            "writing the zip",
+        )?;
+        let _ = std::fs::remove_file(&json);
+        let size = std::fs::metadata(&zip).map_err(|e| e.to_string())?.len();
+        let quota = if function.trigger.is_viewer() {
+            limits::VIEWER_PACKAGE_BYTES
+        } else {
+            limits::ORIGIN_PACKAGE_BYTES
+        };
+        let verdict = if size > quota {
+            all_fit = false;
+            let _ = std::fs::remove_file(&zip);
+            "OVER QUOTA: refused, zip removed".to_owned()
+        } else if function.trigger.is_viewer() && size > VIEWER_TARGET_BYTES {
+            format!("fits, but over the {VIEWER_TARGET_BYTES} B target")
+        } else {
+            format!("ok ({:.1}% of quota)", size as f64 * 100.0 / quota as f64)
+        };
+        println!(
+            "{:<34} {:>12}  {:>12}  {verdict}",
+            format!("{}.zip", function.name),
+            size,
+            quota
+        );
+    }
+    println!(
+        "handler: alien_edge.<trigger with underscores>, runtime {}, x86_64",
+        cloudfront::template::RUNTIME
+    );
+    Ok(all_fit)
+}
