@@ -76,8 +76,29 @@ def per_event_ns(handler, event, rounds=7, n=50_000):
     return statistics.median(results)
 
 
+def cold_start_ms(code, env, runs=30):
+    """Median wall time of a fresh interpreter running `code`."""
+    import subprocess
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
 def main():
     module = load_module(sys.argv[1])
+    env = dict(os.environ)
+    so_dir = str(pathlib.Path(os.environ["ALIEN_EDGE_CONFIG"]).parent)
+    event = (FIXTURES / "viewer-request" / "pretty-url.json").read_text()
+    handle = f"import json; e = json.loads({event!r}); "
+    bare = cold_start_ms("pass", env)
+    plain = cold_start_ms(handle + "r = e['Records'][0]['cf']['request']; r['uri'] = '/card/da8398f4'", env)
+    ours = cold_start_ms(f"import sys; sys.path.insert(0, {so_dir!r}); " + handle
+                         + "import alien_edge; alien_edge.viewer_request(e, None)", env)
+    print(f"cold start (median of 30 fresh processes): bare {bare:.1f} ms, plain handler {plain:.1f} ms, "
+          f"Rust module {ours:.1f} ms (+{ours - plain:.1f} ms over the plain handler)")
     cases = [
         ("viewer-request/pretty-url", plain_viewer_request, module.viewer_request),
         ("origin-response/static-css-gets-cache-control", plain_origin_response, module.origin_response),

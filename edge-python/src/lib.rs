@@ -46,8 +46,8 @@ fn default_templates() -> String {
     "templates".into()
 }
 
-struct Host {
-    functions: EdgeFunctions,
+pub(crate) struct Host {
+    pub(crate) functions: EdgeFunctions,
     store: Box<dyn CardStore>,
     templates: DirTemplates,
 }
@@ -133,7 +133,7 @@ fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
     Ok(Box::new(no_store::NoStore))
 }
 
-fn host(py: Python<'_>) -> PyResult<&'static Host> {
+pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
     if HOST.get().is_none() {
         let path = config_path(py)?;
         // Building the store may block on its first connection: let other threads run.
@@ -156,7 +156,14 @@ fn json(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
 }
 
 /// Runs one trigger's function on a Lambda@Edge event dict and returns the result dict.
+///
+/// Functions that need no data (the viewer triggers, and origin-response on a successful
+/// answer) take the fast path: the fields they read are copied out of the dict, and their edits
+/// are written back into it, as a Python handler would do. Everything else crosses as JSON.
 fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    if let Some(result) = in_place::handle(py, trigger, event)? {
+        return Ok(result);
+    }
     let host = host(py)?;
     let json = json(py)?;
     let text: String = json.call_method1("dumps", (event,))?.extract()?;
@@ -178,6 +185,8 @@ fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyRes
     })?;
     Ok(json.call_method1("loads", (out,))?.unbind())
 }
+
+mod in_place;
 
 /// The viewer-request handler: `handler(event, context)`.
 #[pyfunction]
