@@ -1,0 +1,99 @@
+//! `bootstrap`: the Alien Cards functions as a `lambda_runtime` binary, for regional Lambda on
+//! provided.al2023 and for testing against a Lambda Runtime API. One binary serves the four
+//! triggers: the function's handler setting (`_HANDLER`) names the trigger, as
+//! `viewer-request`, `origin-request`, `origin-response` or `viewer-response`.
+//!
+//! Configuration comes from the environment here (regional Lambda has it): `ALIEN_EDGE_TEMPLATES`
+//! (default `templates` beside the binary), and with the `dynamodb` feature `ALIEN_EDGE_TABLE`,
+//! `ALIEN_EDGE_REPLICAS` (comma-separated regions, nearest first; default `AWS_REGION`) and
+//! `ALIEN_EDGE_DYNAMODB_ENDPOINT` (local tests).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use edge_functions::EventType;
+use edge_functions::alien_cards;
+use edge_functions::data::{CardStore, DirTemplates};
+use edge_functions::runner;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+struct Host {
+    trigger: EventType,
+    functions: edge_functions::function::EdgeFunctions,
+    store: Box<dyn CardStore>,
+    templates: DirTemplates,
+}
+
+#[cfg(feature = "dynamodb")]
+fn store() -> Result<Box<dyn CardStore>, String> {
+    use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let endpoint = std::env::var("ALIEN_EDGE_DYNAMODB_ENDPOINT").ok();
+    let replicas = std::env::var("ALIEN_EDGE_REPLICAS")
+        .unwrap_or(region)
+        .split(',')
+        .map(|r| Replica {
+            region: r.trim().to_owned(),
+            endpoint: endpoint.clone(),
+        })
+        .collect();
+    let table = std::env::var("ALIEN_EDGE_TABLE").unwrap_or_else(|_| "alien-cards".into());
+    Ok(Box::new(DynamoStore::connect(DynamoConfig::new(
+        table, replicas,
+    ))?))
+}
+
+#[cfg(not(feature = "dynamodb"))]
+fn store() -> Result<Box<dyn CardStore>, String> {
+    Ok(Box::new(edge_functions::data::MemoryStore::new(Vec::new())))
+}
+
+fn host() -> Result<Host, String> {
+    let handler = std::env::var("_HANDLER")
+        .map_err(|_| "_HANDLER is not set: name the trigger".to_owned())?;
+    let trigger: EventType = handler.parse()?;
+    let templates = std::env::var_os("ALIEN_EDGE_TEMPLATES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.join("templates")))
+                .unwrap_or_else(|| PathBuf::from("templates"))
+        });
+    Ok(Host {
+        trigger,
+        functions: alien_cards::functions(),
+        store: store()?,
+        templates: DirTemplates::new(templates),
+    })
+}
+
+async fn handle(host: Arc<Host>, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let bytes = serde_json::to_vec(&event.payload)?;
+    // The function may wait on the store: off the runtime's thread.
+    tokio::task::spawn_blocking(move || {
+        let cf = runner::read_event(host.trigger, &bytes)
+            .map_err(|e| format!("bad {} event: {e}", host.trigger))?;
+        let invocation = runner::run(
+            &host.functions,
+            host.trigger,
+            cf,
+            host.store.as_ref(),
+            &host.templates,
+        );
+        let result = invocation
+            .result
+            .map_err(|e| format!("the {} function failed: {e}", host.trigger))?;
+        serde_json::to_value(result).map_err(|e| e.to_string())
+    })
+    .await?
+    .map_err(Error::from)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // Built once per process, reused by every event.
+    let host = Arc::new(tokio::task::spawn_blocking(host).await??);
+    lambda_runtime::run(service_fn(move |event| handle(host.clone(), event))).await
+}

@@ -1,0 +1,229 @@
+//! Parity: the `bootstrap` binary (lambda_runtime, provided.al2023) driven by a minimal local
+//! Lambda Runtime API gives, on every data-free fixture, exactly what `invoke` gives; a bad
+//! event is reported to the Runtime API as an invocation error.
+//!
+//! `scripts/test` builds the binary and names it in `ALIEN_EDGE_BOOTSTRAP`; without it this test
+//! says loudly that it was skipped.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// What the function reported for one invocation.
+#[derive(Debug)]
+enum Outcome {
+    Response(serde_json::Value),
+    Error(String),
+}
+
+/// Events waiting to be handed out, with their invocation ids.
+type Queue = Arc<Mutex<VecDeque<(usize, Vec<u8>)>>>;
+
+/// The Runtime API, as much of it as a runtime client uses: `next`, `response`, `error`.
+fn runtime_api(events: Vec<Vec<u8>>, done: mpsc::Sender<(usize, Outcome)>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let queue = Arc::new(Mutex::new(
+        events.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let queue = queue.clone();
+            let done = done.clone();
+            std::thread::spawn(move || serve_connection(stream, queue, done));
+        }
+    });
+    port
+}
+
+fn serve_connection(stream: TcpStream, queue: Queue, done: mpsc::Sender<(usize, Outcome)>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or("").to_owned(),
+            parts.next().unwrap_or("").to_owned(),
+        );
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let next = queue.lock().unwrap().pop_front();
+            let Some((id, event)) = next else {
+                // No more events: hold the connection, as the real API does until one comes.
+                std::thread::sleep(Duration::from_secs(3600));
+                return;
+            };
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                + 30_000;
+            write!(
+                writer,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\n\
+Lambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:alien-cards\r\n\
+Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n",
+                event.len()
+            )
+            .unwrap();
+            writer.write_all(&event).unwrap();
+        } else {
+            let id: usize = path
+                .split('/')
+                .nth(4)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(usize::MAX);
+            let outcome = if path.ends_with("/response") {
+                Outcome::Response(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+            } else {
+                Outcome::Error(String::from_utf8_lossy(&body).into_owned())
+            };
+            let _ = done.send((id, outcome));
+            write!(
+                writer,
+                "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{{}}"
+            )
+            .unwrap();
+        }
+        writer.flush().unwrap();
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_lambda_runtime_binary_gives_what_invoke_gives() {
+    let Ok(bootstrap) = std::env::var("ALIEN_EDGE_BOOTSTRAP") else {
+        eprintln!(
+            "SKIPPED: ALIEN_EDGE_BOOTSTRAP is not set (scripts/test builds the binary and sets it)"
+        );
+        return;
+    };
+    let mut compared = 0;
+    for trigger in [
+        "viewer-request",
+        "origin-request",
+        "origin-response",
+        "viewer-response",
+    ] {
+        let mut cases = Vec::new();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(root().join("tests/fixtures").join(trigger))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    p.extension().is_some_and(|e| e == "json")
+                        && !p.to_string_lossy().ends_with(".data.json")
+                })
+                .collect();
+        files.sort();
+        for file in files {
+            let expected = std::fs::read_to_string(file.with_extension("expected")).unwrap();
+            let data = file.with_file_name(format!(
+                "{}.data.json",
+                file.file_stem().unwrap().to_string_lossy()
+            ));
+            let reads_cards = ["\ndata: Get", "\ndata: List", "\ndata: AddLike"]
+                .iter()
+                .any(|d| expected.contains(d));
+            // Only JSON the runtime client can hand over (a malformed file is not an event).
+            let bytes = std::fs::read(&file).unwrap();
+            if data.exists()
+                || reads_cards
+                || serde_json::from_slice::<serde_json::Value>(&bytes).is_err()
+            {
+                continue;
+            }
+            cases.push((file, expected, bytes));
+        }
+        let (tx, rx) = mpsc::channel();
+        let port = runtime_api(cases.iter().map(|(_, _, b)| b.clone()).collect(), tx);
+        let mut child = std::process::Command::new(&bootstrap)
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+            .env("_HANDLER", trigger)
+            .env("AWS_LAMBDA_FUNCTION_NAME", format!("alien-cards-{trigger}"))
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/alien-cards")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .env("AWS_REGION", "us-east-1")
+            .env("ALIEN_EDGE_TEMPLATES", root().join("origin-site/templates"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut outcomes: Vec<Option<Outcome>> = (0..cases.len()).map(|_| None).collect();
+        for _ in 0..cases.len() {
+            let (id, outcome) = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the runtime answered every event");
+            outcomes[id] = Some(outcome);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        for ((file, expected, _), outcome) in cases.iter().zip(outcomes) {
+            let exit: i32 = expected
+                .lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("# exit: ")
+                .parse()
+                .unwrap();
+            match (exit, outcome.unwrap()) {
+                (2, Outcome::Error(message)) => {
+                    assert!(
+                        message.contains(&format!("bad {trigger} event")),
+                        "{}: {message}",
+                        file.display()
+                    );
+                    assert!(
+                        !message.contains(&root().display().to_string()),
+                        "no paths leak: {message}"
+                    );
+                }
+                (2, other) => panic!(
+                    "{}: a bad event must be an invocation error, got {other:?}",
+                    file.display()
+                ),
+                (_, Outcome::Response(got)) => {
+                    let want: serde_json::Value =
+                        serde_json::from_str(expected.split("# stdout:\n").nth(1).unwrap_or(""))
+                            .unwrap();
+                    assert_eq!(
+                        got,
+                        want,
+                        "{}: the lambda_runtime binary differs from invoke",
+                        file.display()
+                    );
+                }
+                (_, other) => panic!("{}: expected a result, got {other:?}", file.display()),
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 25, "only {compared} fixtures compared");
+}
