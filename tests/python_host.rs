@@ -155,3 +155,119 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
     assert!(compared >= 25, "only {compared} fixtures compared");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs `script` in Python with the module loaded from a directory holding `config`.
+fn python_with_config(module: &str, config: serde_json::Value, script: &str) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!(
+        "alien-edge-python-db-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(module, dir.join("alien_edge.abi3.so")).unwrap();
+    std::fs::write(dir.join("alien_edge.json"), config.to_string()).unwrap();
+    let prelude = format!(
+        "import json, sys, time, importlib.util\nspec = importlib.util.spec_from_file_location('alien_edge', {:?})\nalien_edge = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(alien_edge)\nF = {:?}\ndef event(name):\n    return json.load(open(F + '/' + name + '.json'))\n",
+        dir.join("alien_edge.abi3.so").display().to_string(),
+        root().join("tests/fixtures").display().to_string(),
+    );
+    let output = Command::new("python3")
+        .args(["-c", &(prelude + script)])
+        .env("ALIEN_EDGE_CONFIG", dir.join("alien_edge.json"))
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// The module's DynamoDB path (the origin-request package), against the test server: pages, the
+/// like API with an unknown card, and a table that is down.
+#[test]
+fn the_python_host_reads_and_likes_through_dynamodb() {
+    let (Ok(module), Ok(endpoint)) = (
+        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
+        std::env::var("ALIEN_EDGE_DYNAMODB"),
+    ) else {
+        eprintln!(
+            "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
+        );
+        return;
+    };
+    // Seed a table of our own through the CLI, as a user would.
+    let table = format!("python-{}", rand_suffix());
+    let seeded = Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+        .args(["seed", "--endpoint", &endpoint, "--table", &table])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let config = |endpoint: &str| {
+        serde_json::json!({
+            "site": "alien-cards",
+            "table": table,
+            "replicas": {"us-east-1": ["us-east-1"]},
+            "endpoints": {"us-east-1": endpoint},
+            "templates": root().join("origin-site/templates"),
+        })
+    };
+    let up = python_with_config(
+        &module,
+        config(&endpoint),
+        r#"
+home = alien_edge.origin_request(event('origin-request/home'), None)
+card = alien_edge.origin_request(event('origin-request/card-unknown-id'), None)
+like = alien_edge.origin_request(event('origin-request/like'), None)
+again = alien_edge.origin_request(event('origin-request/like'), None)
+unknown = alien_edge.origin_request(event('origin-request/like-unknown-id'), None)
+print(json.dumps({'home': home['status'], 'tiles': home['body'].count('class="tile-title"'),
+                  'card': card['status'], 'like': like['status'], 'likes': json.loads(again['body'])['likes'],
+                  'unknown': unknown['status']}))
+"#,
+    );
+    assert_eq!(
+        up,
+        serde_json::json!({"home": "200", "tiles": 6, "card": "404", "like": "200", "likes": 2, "unknown": "404"})
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = python_with_config(
+        &module,
+        config(&format!("http://127.0.0.1:{closed}")),
+        r#"
+start = time.perf_counter()
+home = alien_edge.origin_request(event('origin-request/home'), None)
+print(json.dumps({'status': home['status'], 'ms': (time.perf_counter() - start) * 1000,
+                  'leaks': '127.0.0.1' in home['body'] or 'python-' in home['body']}))
+"#,
+    );
+    assert_eq!(
+        down["status"], "503",
+        "a clean 503 page while the table is down"
+    );
+    assert_eq!(down["leaks"], false);
+    assert!(
+        down["ms"].as_f64().unwrap() < 2500.0,
+        "answered within the budget: {down}"
+    );
+}
