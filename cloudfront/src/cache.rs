@@ -19,6 +19,17 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
+    /// The response as a response event shows it: status and headers; CloudFront never exposes
+    /// the body to a function.
+    pub fn event_response(&self) -> edge_functions::Response {
+        edge_functions::Response {
+            status: self.status.to_string(),
+            status_description: Some(edge_functions::event::reason_phrase(self.status).to_owned()),
+            headers: self.headers.clone(),
+            ..Default::default()
+        }
+    }
+
     /// The bytes this entry costs the cache.
     fn weight(&self) -> usize {
         self.body.len()

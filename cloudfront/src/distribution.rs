@@ -436,14 +436,7 @@ impl Distribution {
             };
             let mut response = origin;
             if let Some(association) = behavior.functions.get(&EventType::OriginResponse) {
-                let event_response = Response {
-                    status: response.status.to_string(),
-                    status_description: Some(
-                        edge_functions::event::reason_phrase(response.status).to_owned(),
-                    ),
-                    headers: response.headers.clone(),
-                    ..Default::default()
-                };
+                let event_response = response.event_response();
                 let cf = self.cf(
                     EventType::OriginResponse,
                     request_id,
@@ -530,14 +523,7 @@ impl Distribution {
         if response.status >= 400 {
             return response;
         }
-        let event_response = Response {
-            status: response.status.to_string(),
-            status_description: Some(
-                edge_functions::event::reason_phrase(response.status).to_owned(),
-            ),
-            headers: response.headers.clone(),
-            ..Default::default()
-        };
+        let event_response = response.event_response();
         let cf = self.cf(
             EventType::ViewerResponse,
             request_id,

@@ -105,6 +105,14 @@ fn write_headers(
     Ok(())
 }
 
+/// `bodyEncoding` as the wire spells it; absent means text.
+fn encoding_name(encoding: Option<BodyEncoding>) -> &'static str {
+    match encoding.unwrap_or(BodyEncoding::Text) {
+        BodyEncoding::Text => "text",
+        BodyEncoding::Base64 => "base64",
+    }
+}
+
 fn new_response_dict<'py>(py: Python<'py>, response: &Response) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("status", &response.status)?;
@@ -116,13 +124,7 @@ fn new_response_dict<'py>(py: Python<'py>, response: &Response) -> PyResult<Boun
     d.set_item("headers", headers)?;
     if let Some(body) = &response.body {
         d.set_item("body", body)?;
-        d.set_item(
-            "bodyEncoding",
-            match response.body_encoding.unwrap_or(BodyEncoding::Text) {
-                BodyEncoding::Text => "text",
-                BodyEncoding::Base64 => "base64",
-            },
-        )?;
+        d.set_item("bodyEncoding", encoding_name(response.body_encoding))?;
     }
     Ok(d)
 }
@@ -275,13 +277,7 @@ pub(crate) fn handle(
                 }
                 if let Some(body) = &updated.body {
                     d.set_item("body", body)?;
-                    d.set_item(
-                        "bodyEncoding",
-                        match updated.body_encoding.unwrap_or(BodyEncoding::Text) {
-                            BodyEncoding::Text => "text",
-                            BodyEncoding::Base64 => "base64",
-                        },
-                    )?;
+                    d.set_item("bodyEncoding", encoding_name(updated.body_encoding))?;
                 }
                 d.into_any().unbind()
             }
