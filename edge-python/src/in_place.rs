@@ -7,6 +7,7 @@ use edge_functions::event::{
     BodyEncoding, FunctionResult, HeaderEntry, Headers, Request, Response,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -54,8 +55,13 @@ fn read_headers(value: &Bound<'_, PyAny>, trigger: EventType, path: &str) -> PyR
         let mut list = Vec::with_capacity(entries.len());
         for entry in entries.iter() {
             let entry = dict(&entry, trigger, &format!("{path}.{name}[]"))?;
-            let value = string(&entry, "value", trigger, &format!("{path}.{name}[]"))?;
-            let key = match entry.get_item("key")? {
+            let py = entry.py();
+            let value = entry
+                .get_item(intern!(py, "value"))?
+                .ok_or_else(|| bad(trigger, &format!("`{path}.{name}[].value` is missing")))?
+                .extract()
+                .map_err(|_| bad(trigger, &format!("`{path}.{name}[].value` is not a string")))?;
+            let key = match entry.get_item(intern!(py, "key"))? {
                 Some(k) => Some(k.extract().map_err(|_| {
                     bad(trigger, &format!("`{path}.{name}[].key` is not a string"))
                 })?),
@@ -77,9 +83,9 @@ fn header_list<'py>(py: Python<'py>, entries: &[HeaderEntry]) -> PyResult<Bound<
     for entry in entries {
         let d = PyDict::new(py);
         if let Some(key) = &entry.key {
-            d.set_item("key", key)?;
+            d.set_item(intern!(py, "key"), key)?;
         }
-        d.set_item("value", &entry.value)?;
+        d.set_item(intern!(py, "value"), &entry.value)?;
         list.append(d)?;
     }
     Ok(list)
