@@ -5,6 +5,8 @@
 //! `scripts/test` builds the binary and names it in `ALIEN_EDGE_BOOTSTRAP`; without it this test
 //! says loudly that it was skipped.
 
+mod fixture_index;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -124,42 +126,16 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
         return;
     };
     let mut compared = 0;
-    for trigger in [
-        "viewer-request",
-        "origin-request",
-        "origin-response",
-        "viewer-response",
-    ] {
-        let mut cases = Vec::new();
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(root().join("tests/fixtures").join(trigger))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| {
-                    p.extension().is_some_and(|e| e == "json")
-                        && !p.to_string_lossy().ends_with(".data.json")
-                })
-                .collect();
-        files.sort();
-        for file in files {
-            let expected = std::fs::read_to_string(file.with_extension("expected")).unwrap();
-            let data = file.with_file_name(format!(
-                "{}.data.json",
-                file.file_stem().unwrap().to_string_lossy()
-            ));
-            let reads_cards = ["\ndata: Get", "\ndata: List", "\ndata: AddLike"]
-                .iter()
-                .any(|d| expected.contains(d));
-            // Only JSON the runtime client can hand over (a malformed file is not an event).
-            let bytes = std::fs::read(&file).unwrap();
-            if data.exists()
-                || reads_cards
-                || serde_json::from_slice::<serde_json::Value>(&bytes).is_err()
-            {
-                continue;
-            }
-            cases.push((file, expected, bytes));
-        }
+    for trigger in fixture_index::TRIGGERS {
+        // Only JSON the runtime client can hand over (a malformed file is not an event).
+        let cases: Vec<(PathBuf, String, Vec<u8>)> = fixture_index::data_free(trigger)
+            .into_iter()
+            .map(|(file, expected)| {
+                let bytes = std::fs::read(&file).unwrap();
+                (file, expected, bytes)
+            })
+            .filter(|(_, _, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).is_ok())
+            .collect();
         let (tx, rx) = mpsc::channel();
         let port = runtime_api(cases.iter().map(|(_, _, b)| b.clone()).collect(), tx);
         let mut child = std::process::Command::new(&bootstrap)

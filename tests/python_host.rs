@@ -4,6 +4,8 @@
 //! `scripts/test` builds the module (`cargo build -p edge-python`) and names it in
 //! `ALIEN_EDGE_PYTHON_MODULE`; without it this test says loudly that it was skipped.
 
+mod fixture_index;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -61,38 +63,14 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
 
     // Fixtures whose expected output does not depend on card data (the module here has no card
     // store; the data paths are covered against DynamoDB in tests/dynamodb.rs).
-    let mut cases = Vec::new();
-    for trigger in [
-        "viewer-request",
-        "origin-request",
-        "origin-response",
-        "viewer-response",
-    ] {
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(root().join("tests/fixtures").join(trigger))
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| {
-                    p.extension().is_some_and(|e| e == "json")
-                        && !p.to_string_lossy().ends_with(".data.json")
-                })
-                .collect();
-        files.sort();
-        for file in files {
-            let expected = std::fs::read_to_string(file.with_extension("expected")).unwrap();
-            let data_file = file.with_file_name(format!(
-                "{}.data.json",
-                file.file_stem().unwrap().to_string_lossy()
-            ));
-            let reads_cards = ["\ndata: Get", "\ndata: List", "\ndata: AddLike"]
-                .iter()
-                .any(|d| expected.contains(d));
-            if data_file.exists() || reads_cards {
-                continue;
-            }
-            cases.push((trigger, file, expected));
-        }
-    }
+    let cases: Vec<(&str, PathBuf, String)> = fixture_index::TRIGGERS
+        .iter()
+        .flat_map(|t| {
+            fixture_index::data_free(t)
+                .into_iter()
+                .map(move |(f, e)| (*t, f, e))
+        })
+        .collect();
     let input: String = cases
         .iter()
         .map(|(t, f, _)| format!("{t}\t{}\n", f.display()))

@@ -19,11 +19,11 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Starts `serve` on a free port and returns it with its address.
-fn start(store: &Path) -> (Child, String) {
+/// Starts `serve --port 0 --quiet` with more arguments; returns it with the address it printed.
+fn spawn_serve(args: &[&std::ffi::OsStr]) -> (Child, String) {
     let mut child = binary()
-        .args(["serve", "--port", "0", "--quiet", "--store"])
-        .arg(store)
+        .args(["serve", "--port", "0", "--quiet"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -32,6 +32,10 @@ fn start(store: &Path) -> (Child, String) {
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
+    assert!(
+        line.starts_with("Alien Cards is served at http://127.0.0.1:"),
+        "{line}"
+    );
     let address = line
         .trim()
         .rsplit("http://")
@@ -39,11 +43,12 @@ fn start(store: &Path) -> (Child, String) {
         .unwrap()
         .trim_end_matches('/')
         .to_owned();
-    assert!(
-        line.starts_with("Alien Cards is served at http://127.0.0.1:"),
-        "{line}"
-    );
     (child, address)
+}
+
+/// Starts `serve` on a free port with its own store.
+fn start(store: &Path) -> (Child, String) {
+    spawn_serve(&["--store".as_ref(), store.as_os_str()])
 }
 
 /// One HTTP/1.0 exchange; returns the status line and the body.
@@ -163,28 +168,16 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     .unwrap();
     let config = dir.join("distribution.toml");
     std::fs::copy(root.join("cloudfront/distribution.toml"), &config).unwrap();
-    let mut child = binary()
-        .args(["serve", "--port", "0", "--quiet", "--watch", "--config"])
-        .arg(&config)
-        .arg("--origin-dir")
-        .arg(&site)
-        .arg("--store")
-        .arg(dir.join("cards.json"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+    let store = dir.join("cards.json");
+    let (child, address) = spawn_serve(&[
+        "--watch".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--origin-dir".as_ref(),
+        site.as_os_str(),
+        "--store".as_ref(),
+        store.as_os_str(),
+    ]);
 
     assert_eq!(x_cache(&address, "/js/like.js"), "Miss from cloudfront");
     assert_eq!(x_cache(&address, "/js/like.js"), "Hit from cloudfront");
