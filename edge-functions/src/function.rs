@@ -6,6 +6,7 @@
 //! status. A function never does I/O: origin functions say what data they need first
 //! ([`OriginRequestFunction::needs`]) and run on what the host [`Supplied`].
 
+use std::collections::BTreeSet;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -96,9 +97,70 @@ impl Deref for ResponseEdit<'_> {
     }
 }
 
+/// Header names a function looks at, lowercase: those it reads, appends to or removes. Setting a
+/// header replaces it and needs no read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderNames {
+    All,
+    Only(BTreeSet<String>),
+}
+
+impl Default for HeaderNames {
+    fn default() -> Self {
+        HeaderNames::Only(BTreeSet::new())
+    }
+}
+
+impl HeaderNames {
+    pub fn add(&mut self, name: &str) {
+        if let HeaderNames::Only(names) = self {
+            names.insert(name.to_ascii_lowercase());
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        match self {
+            HeaderNames::All => true,
+            HeaderNames::Only(names) => names.contains(name),
+        }
+    }
+}
+
+/// What a function reads of an event's headers. A host that copies headers out of the event (the
+/// Python host) copies only these, and writes back only what the function changed; the others
+/// stay as CloudFront sent them. A step that does not say reads everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderReads {
+    pub request: HeaderNames,
+    pub response: HeaderNames,
+}
+
+impl HeaderReads {
+    /// Everything: what a step that does not declare its reads gets.
+    pub fn all() -> HeaderReads {
+        HeaderReads {
+            request: HeaderNames::All,
+            response: HeaderNames::All,
+        }
+    }
+
+    pub fn request(&mut self, name: &str) {
+        self.request.add(name);
+    }
+
+    pub fn response(&mut self, name: &str) {
+        self.response.add(name);
+    }
+}
+
 /// A viewer-request customization.
 pub trait ViewerRequestStep: Send + Sync {
     fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow;
+
+    /// The headers the step reads (all, unless it says).
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        *reads = HeaderReads::all();
+    }
 }
 
 /// An origin-request customization.
@@ -112,6 +174,11 @@ pub trait OriginRequestStep: Send + Sync {
         origin: &mut Option<Origin>,
         data: &Supplied,
     ) -> Result<Flow, FunctionError>;
+
+    /// The headers the step reads (all, unless it says).
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        *reads = HeaderReads::all();
+    }
 }
 
 /// An origin-response customization.
@@ -124,11 +191,21 @@ pub trait OriginResponseStep: Send + Sync {
         response: &mut ResponseEdit<'_>,
         data: &Supplied,
     ) -> Result<(), FunctionError>;
+
+    /// The headers the step reads (all, unless it says).
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        *reads = HeaderReads::all();
+    }
 }
 
 /// A viewer-response customization: headers only.
 pub trait ViewerResponseStep: Send + Sync {
     fn viewer_response(&self, request: &Request, status: u16, headers: &mut Headers);
+
+    /// The headers the step reads (all, unless it says).
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        *reads = HeaderReads::all();
+    }
 }
 
 /// Something that finishes every response a function generates itself (a viewer-request
@@ -254,6 +331,41 @@ impl EdgeFunctions {
         }
     }
 
+    /// The headers the trigger's function reads: the union of its steps' reads. A trigger without
+    /// a function reads nothing.
+    pub fn header_reads(&self, trigger: EventType) -> HeaderReads {
+        let mut reads = HeaderReads::default();
+        // Each step adds to what the steps before it read; one that reads all makes it all.
+        let mut add = |step_reads: &dyn Fn(&mut HeaderReads)| {
+            let mut one = HeaderReads::default();
+            step_reads(&mut one);
+            for (into, from) in [
+                (&mut reads.request, one.request),
+                (&mut reads.response, one.response),
+            ] {
+                match from {
+                    HeaderNames::All => *into = HeaderNames::All,
+                    HeaderNames::Only(names) => names.iter().for_each(|n| into.add(n)),
+                }
+            }
+        };
+        match trigger {
+            EventType::ViewerRequest => self.viewer_request.iter().for_each(|f| {
+                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
+            }),
+            EventType::OriginRequest => self.origin_request.iter().for_each(|f| {
+                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
+            }),
+            EventType::OriginResponse => self.origin_response.iter().for_each(|f| {
+                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
+            }),
+            EventType::ViewerResponse => self.viewer_response.iter().for_each(|f| {
+                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
+            }),
+        }
+        reads
+    }
+
     /// The data the trigger's function needs for this event.
     pub fn needs(&self, trigger: EventType, cf: &Cf) -> Needs {
         match trigger {
@@ -333,5 +445,43 @@ impl EdgeFunctions {
                 Ok(FunctionResult::Response(response))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Undeclared;
+    impl ViewerRequestStep for Undeclared {
+        fn viewer_request(&self, _request: &mut RequestEdit<'_>) -> Flow {
+            Flow::Continue
+        }
+    }
+
+    #[test]
+    fn header_reads_are_the_union_of_the_steps_and_all_when_one_does_not_say() {
+        let declared = crate::alien_cards::functions();
+        let reads = declared.header_reads(EventType::ViewerRequest);
+        let HeaderNames::Only(names) = &reads.request else {
+            panic!("the Alien Cards viewer-request steps all declare their reads");
+        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_eq!(names, ["cookie", "user-agent", "x-experiment-variant"]);
+        let reads = declared.header_reads(EventType::ViewerResponse);
+        assert!(reads.response.contains("set-cookie") && !reads.response.contains("etag"));
+
+        let mut with_undeclared = declared.clone();
+        if let Some(f) = with_undeclared.viewer_request.as_mut() {
+            f.steps.push(Arc::new(Undeclared));
+        }
+        assert_eq!(
+            with_undeclared.header_reads(EventType::ViewerRequest),
+            HeaderReads::all()
+        );
+        assert_eq!(
+            EdgeFunctions::default().header_reads(EventType::OriginResponse),
+            HeaderReads::default()
+        );
     }
 }

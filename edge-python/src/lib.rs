@@ -6,9 +6,9 @@
 //! region, where the templates are) is `alien_edge.json` beside the module, read once, on the
 //! first event. `ALIEN_EDGE_CONFIG` may name another file, for local tests.
 //!
-//! This first host crosses the boundary as JSON (the runtime's `json.dumps` → the typed model →
-//! `json.loads`): the same code path as `invoke`, so results are identical by construction.
-//! Reading the dict in place and applying edits to it is the next step (see BENCHMARKS.md).
+//! Events the functions can answer without data are handled in place (`in_place`): the headers a
+//! function reads are copied out, its edits written back into the dict. Events that need data (or
+//! carry a body) cross as JSON, the same code path as `invoke`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

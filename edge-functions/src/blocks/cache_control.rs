@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Supplied;
 use crate::event::Request;
-use crate::function::{FunctionError, OriginResponseStep, ResponseEdit};
+use crate::function::{FunctionError, HeaderReads, OriginResponseStep, ResponseEdit};
 
 /// One rule: objects whose path ends with one of `suffixes` get `value`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,5 +49,9 @@ impl OriginResponseStep for DefaultCacheControl {
             response.headers_mut().set("Cache-Control", value);
         }
         Ok(())
+    }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        reads.response("cache-control");
     }
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Supplied;
 use crate::event::{Origin, Request};
-use crate::function::{Flow, FunctionError, OriginRequestStep, RequestEdit};
+use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
 
 /// Rewrites `prefix…` to `device_prefix…` when a `CloudFront-Is-<Device>-Viewer` header listed in
 /// `devices` is `true`. The cache policy must put those headers in the cache key, or one device
@@ -42,5 +42,11 @@ impl OriginRequestStep for DeviceAssets {
             request.set_uri(uri);
         }
         Ok(Flow::Continue)
+    }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        for device in &self.devices {
+            reads.request(&format!("cloudfront-is-{device}-viewer"));
+        }
     }
 }

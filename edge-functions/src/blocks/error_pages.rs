@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::blocks::pages::{CardSite, Visitor};
 use crate::data::{Needs, Supplied};
 use crate::event::{Request, Response};
-use crate::function::{FunctionError, OriginResponseStep, ResponseEdit};
+use crate::function::{FunctionError, HeaderReads, OriginResponseStep, ResponseEdit};
 
 /// Turns the origin's 403/404 for a missing object (S3 answers 403 when listing is not allowed)
 /// into the site's 404 page.
@@ -18,6 +18,15 @@ pub struct FriendlyErrors {
     pub statuses: Vec<u16>,
     pub cache_control: String,
 }
+
+/// The origin headers that describe its body, which the friendly page replaces.
+const DESCRIBE_THE_BODY: [&str; 5] = [
+    "content-length",
+    "content-encoding",
+    "etag",
+    "last-modified",
+    "content-type",
+];
 
 impl FriendlyErrors {
     fn applies(&self, response: &Response) -> bool {
@@ -50,13 +59,7 @@ impl OriginResponseStep for FriendlyErrors {
         response.set_status(404);
         let headers = response.headers_mut();
         // The origin's error body is gone, and so are the headers that described it.
-        for name in [
-            "content-length",
-            "content-encoding",
-            "etag",
-            "last-modified",
-            "content-type",
-        ] {
+        for name in DESCRIBE_THE_BODY {
             headers.remove(name);
         }
         for (name, entries) in page.headers.iter() {
@@ -64,5 +67,12 @@ impl OriginResponseStep for FriendlyErrors {
         }
         response.set_text_body(page.body.unwrap_or_default());
         Ok(())
+    }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        self.site.header_reads(reads);
+        DESCRIBE_THE_BODY
+            .iter()
+            .for_each(|name| reads.response(name));
     }
 }

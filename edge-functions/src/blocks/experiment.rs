@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Headers, Request};
-use crate::function::{Flow, RequestEdit, ViewerRequestStep, ViewerResponseStep};
+use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep, ViewerResponseStep};
 
 /// One arm of the experiment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,6 +86,13 @@ impl ViewerRequestStep for Experiment {
         }
         Flow::Continue
     }
+
+    /// The cookie, the User-Agent it hashes, and its header, which it overwrites or removes.
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        reads.request("cookie");
+        reads.request("user-agent");
+        reads.request(&self.header);
+    }
 }
 
 impl ViewerResponseStep for Experiment {
@@ -97,6 +104,13 @@ impl ViewerResponseStep for Experiment {
         if request.headers.cookie(&self.cookie) != Some(variant) && self.known(variant) {
             headers.append("Set-Cookie", self.set_cookie(variant));
         }
+    }
+
+    /// The variant and cookie the viewer sent, and the `Set-Cookie` it appends to.
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        reads.request("cookie");
+        reads.request(&self.header);
+        reads.response("set-cookie");
     }
 }
 

@@ -9,7 +9,7 @@ use crate::blocks::pages::CardSite;
 use crate::blocks::render::json_response;
 use crate::data::{Answer, Needs, Query, Supplied, is_valid_card_id};
 use crate::event::{Origin, Request};
-use crate::function::{Flow, FunctionError, OriginRequestStep, RequestEdit};
+use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
 
 /// Answers `path` itself: 200 with the card's new state, 405 for another method, 400 for a
 /// missing or malformed id, 404 for an unknown card (nothing is created), 503 if the store fails.
@@ -98,5 +98,9 @@ impl OriginRequestStep for LikeApi {
             None => return Err(FunctionError::Other("the like was not supplied".into())),
         };
         Ok(Flow::Respond(response))
+    }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        self.site.header_reads(reads);
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::function::{Flow, RequestEdit, ViewerRequestStep};
+use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 /// Normalizes the uri and query string without changing what is asked for:
 /// `/card/x/` → `/card/x`, `/index.html` → `/`, tracking parameters dropped, the rest sorted.
@@ -86,6 +86,8 @@ impl ViewerRequestStep for NormalizeRequest {
         }
         Flow::Continue
     }
+
+    fn header_reads(&self, _reads: &mut HeaderReads) {}
 }
 
 #[cfg(test)]

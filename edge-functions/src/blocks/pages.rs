@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::blocks::render::{fallback_error_page, html_response, render};
 use crate::data::{Answer, Card, DataError, Needs, Query, Supplied, is_valid_card_id};
 use crate::event::{Origin, Request, Response};
-use crate::function::{Flow, FunctionError, OriginRequestStep, RequestEdit};
+use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
 
 /// A greeting for visitors from one country.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +127,15 @@ impl CardSite {
             url: self.card_url(&card.id),
             image: self.image_path.replace("{id}", &card.id),
         }
+    }
+
+    /// The request headers a page reads about its visitor: the variant, the country, the cookie.
+    pub fn header_reads(&self, reads: &mut HeaderReads) {
+        if let Some(header) = &self.variant_header {
+            reads.request(header);
+        }
+        reads.request("cloudfront-viewer-country");
+        reads.request("cookie");
     }
 
     /// The templates an error page needs; every page step asks for them too.
@@ -264,6 +273,10 @@ impl OriginRequestStep for HomePage {
         }
         Ok(Flow::Respond(response))
     }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        self.site.header_reads(reads);
+    }
 }
 
 /// A page per card at `<card_prefix><id>`; an unknown id gets the friendly 404 page.
@@ -345,5 +358,9 @@ impl OriginRequestStep for CardPage {
         let names = [site.layout_template.as_str(), self.template.as_str()];
         let body = render(data, &names, &self.template, context)?;
         Ok(Flow::Respond(html_response(200, body, &self.cache_control)))
+    }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        self.site.header_reads(reads);
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::function::{Flow, RequestEdit, ViewerRequestStep};
+use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 /// Rewrites the uri in place when it is one of the map's paths; the viewer's URL is unchanged.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -21,6 +21,8 @@ impl ViewerRequestStep for PrettyUrls {
         }
         Flow::Continue
     }
+
+    fn header_reads(&self, _reads: &mut HeaderReads) {}
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Response;
-use crate::function::{Flow, RequestEdit, ViewerRequestStep};
+use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 /// Answers `status` with `location: <target>` for `<prefix><name>`; an unknown name falls
 /// through to the next step (and so, usually, to the origin's 404).
@@ -37,6 +37,8 @@ impl ViewerRequestStep for Redirects {
             None => Flow::Continue,
         }
     }
+
+    fn header_reads(&self, _reads: &mut HeaderReads) {}
 }
 
 #[cfg(test)]

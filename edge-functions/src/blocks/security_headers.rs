@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Supplied;
 use crate::event::{Request, Response};
-use crate::function::{FunctionError, GeneratedResponseStep, OriginResponseStep, ResponseEdit};
+use crate::function::{
+    FunctionError, GeneratedResponseStep, HeaderReads, OriginResponseStep, ResponseEdit,
+};
 
 /// A header policy: each header is set, replacing what the origin sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -61,6 +63,9 @@ impl OriginResponseStep for SecurityHeaders {
         }
         Ok(())
     }
+
+    /// It only sets headers, which replaces them: nothing to read.
+    fn header_reads(&self, _reads: &mut HeaderReads) {}
 }
 
 impl GeneratedResponseStep for SecurityHeaders {
