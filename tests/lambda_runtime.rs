@@ -117,6 +117,44 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs `events` through one `bootstrap` process for `trigger`, as Lambda would, and returns
+/// what it reported for each, in order.
+fn run_bootstrap(
+    bootstrap: &str,
+    trigger: &str,
+    events: Vec<Vec<u8>>,
+    env: &[(&str, &str)],
+) -> Vec<Outcome> {
+    let count = events.len();
+    let (tx, rx) = mpsc::channel();
+    let port = runtime_api(events, tx);
+    let mut child = std::process::Command::new(bootstrap)
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("_HANDLER", trigger)
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("alien-cards-{trigger}"))
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/alien-cards")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_REGION", "us-east-1")
+        .env("ALIEN_EDGE_TEMPLATES", root().join("origin-site/templates"))
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut outcomes: Vec<Option<Outcome>> = (0..count).map(|_| None).collect();
+    for _ in 0..count {
+        let (id, outcome) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the runtime answered every event");
+        outcomes[id] = Some(outcome);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    outcomes.into_iter().map(Option::unwrap).collect()
+}
+
 #[test]
 fn the_lambda_runtime_binary_gives_what_invoke_gives() {
     let Ok(bootstrap) = std::env::var("ALIEN_EDGE_BOOTSTRAP") else {
@@ -136,31 +174,12 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
             })
             .filter(|(_, _, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).is_ok())
             .collect();
-        let (tx, rx) = mpsc::channel();
-        let port = runtime_api(cases.iter().map(|(_, _, b)| b.clone()).collect(), tx);
-        let mut child = std::process::Command::new(&bootstrap)
-            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
-            .env("_HANDLER", trigger)
-            .env("AWS_LAMBDA_FUNCTION_NAME", format!("alien-cards-{trigger}"))
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/alien-cards")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-            .env("AWS_REGION", "us-east-1")
-            .env("ALIEN_EDGE_TEMPLATES", root().join("origin-site/templates"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut outcomes: Vec<Option<Outcome>> = (0..cases.len()).map(|_| None).collect();
-        for _ in 0..cases.len() {
-            let (id, outcome) = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the runtime answered every event");
-            outcomes[id] = Some(outcome);
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        let outcomes = run_bootstrap(
+            &bootstrap,
+            trigger,
+            cases.iter().map(|(_, _, b)| b.clone()).collect(),
+            &[],
+        );
         for ((file, expected, _), outcome) in cases.iter().zip(outcomes) {
             let exit: i32 = expected
                 .lines()
@@ -169,7 +188,7 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
                 .trim_start_matches("# exit: ")
                 .parse()
                 .unwrap();
-            match (exit, outcome.unwrap()) {
+            match (exit, outcome) {
                 (2, Outcome::Error(message)) => {
                     assert!(
                         message.contains(&format!("bad {trigger} event")),
@@ -202,4 +221,45 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
         }
     }
     assert!(compared >= 25, "only {compared} fixtures compared");
+}
+
+/// Parity on the fixtures that read cards: one `bootstrap` per fixture, on a table seeded with the
+/// cards its expected output was made with.
+#[test]
+fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
+    let (Ok(bootstrap), Ok(endpoint)) = (
+        std::env::var("ALIEN_EDGE_BOOTSTRAP"),
+        std::env::var("ALIEN_EDGE_DYNAMODB"),
+    ) else {
+        eprintln!(
+            "SKIPPED: ALIEN_EDGE_BOOTSTRAP or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
+        );
+        return;
+    };
+    let mut compared = 0;
+    for trigger in fixture_index::TRIGGERS {
+        for case in fixture_index::with_cards(trigger) {
+            let table = fixture_index::seed_table(&endpoint, case.cards.as_ref().unwrap(), "rt");
+            let outcome = run_bootstrap(
+                &bootstrap,
+                trigger,
+                vec![std::fs::read(&case.file).unwrap()],
+                &[
+                    ("ALIEN_EDGE_TABLE", &table),
+                    ("ALIEN_EDGE_DYNAMODB_ENDPOINT", &endpoint),
+                ],
+            );
+            match &outcome[..] {
+                [Outcome::Response(got)] => assert_eq!(
+                    *got,
+                    case.result(),
+                    "{}: the lambda_runtime binary differs from invoke",
+                    case.file.display()
+                ),
+                other => panic!("{}: expected a result, got {other:?}", case.file.display()),
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "only {compared} fixtures that read cards");
 }

@@ -249,3 +249,46 @@ print(json.dumps({'status': home['status'], 'ms': (time.perf_counter() - start) 
         "answered within the budget: {down}"
     );
 }
+
+/// Parity on the fixtures that read cards: each runs through the module against a table seeded
+/// with the cards its expected output was made with, and gives what `invoke` gave.
+#[test]
+fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
+    let (Ok(module), Ok(endpoint)) = (
+        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
+        std::env::var("ALIEN_EDGE_DYNAMODB"),
+    ) else {
+        eprintln!(
+            "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
+        );
+        return;
+    };
+    let mut compared = 0;
+    for trigger in fixture_index::TRIGGERS {
+        for case in fixture_index::with_cards(trigger) {
+            let table = fixture_index::seed_table(&endpoint, case.cards.as_ref().unwrap(), "py");
+            let got = python_with_config(
+                &module,
+                serde_json::json!({
+                    "site": "alien-cards",
+                    "table": table,
+                    "endpoints": {"us-east-1": endpoint},
+                    "templates": root().join("origin-site/templates"),
+                }),
+                &format!(
+                    "print(json.dumps(alien_edge.{}(event({:?}), None)))",
+                    trigger.replace('-', "_"),
+                    format!("{trigger}/{}", case.name())
+                ),
+            );
+            assert_eq!(
+                got,
+                case.result(),
+                "{}: the Python host differs from invoke",
+                case.file.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "only {compared} fixtures that read cards");
+}

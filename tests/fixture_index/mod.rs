@@ -1,8 +1,10 @@
 //! The fixture events the host parity tests replay: those whose expected output does not depend
-//! on card data (no `.data.json`, no card query in the expected stderr). The data paths are
-//! covered against DynamoDB in tests/dynamodb.rs and tests/python_host.rs.
+//! on card data ([`data_free`]: no `.data.json`, no card query in the expected stderr), and those
+//! that do ([`with_cards`]), which the tests replay against a table seeded with the same cards.
 
-use std::path::PathBuf;
+#![allow(dead_code)] // each test crate uses its part
+
+use std::path::{Path, PathBuf};
 
 pub const TRIGGERS: [&str; 4] = [
     "viewer-request",
@@ -11,8 +13,7 @@ pub const TRIGGERS: [&str; 4] = [
     "viewer-response",
 ];
 
-/// `(event file, expected output)` for each data-free fixture of `trigger`, in name order.
-pub fn data_free(trigger: &str) -> Vec<(PathBuf, String)> {
+fn all(trigger: &str) -> Vec<Case> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(trigger);
@@ -27,7 +28,7 @@ pub fn data_free(trigger: &str) -> Vec<(PathBuf, String)> {
     files.sort();
     files
         .into_iter()
-        .filter_map(|file| {
+        .map(|file| {
             let expected = std::fs::read_to_string(file.with_extension("expected")).unwrap();
             let data = file.with_file_name(format!(
                 "{}.data.json",
@@ -36,7 +37,97 @@ pub fn data_free(trigger: &str) -> Vec<(PathBuf, String)> {
             let reads_cards = ["\ndata: Get", "\ndata: List", "\ndata: AddLike"]
                 .iter()
                 .any(|d| expected.contains(d));
-            (!data.exists() && !reads_cards).then_some((file, expected))
+            Case {
+                cards: (data.exists() || reads_cards).then(|| {
+                    if data.exists() {
+                        data
+                    } else {
+                        root().join("origin-site/data/cards.json")
+                    }
+                }),
+                file,
+                expected,
+            }
         })
         .collect()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One fixture: its event, the cards its expected output was made with (`None`: it reads no
+/// cards), and the expected output of `invoke`.
+pub struct Case {
+    pub file: PathBuf,
+    pub cards: Option<PathBuf>,
+    pub expected: String,
+}
+
+impl Case {
+    /// `invoke`'s exit code.
+    pub fn exit(&self) -> i32 {
+        self.expected
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# exit: "))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("{}: no exit line", self.file.display()))
+    }
+
+    /// What `invoke` printed as the result.
+    pub fn result(&self) -> serde_json::Value {
+        let stdout = self.expected.split("# stdout:\n").nth(1).unwrap_or("");
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{}: {e}", self.file.display()))
+    }
+
+    /// The file name without `.json`, as the fixture is called.
+    pub fn name(&self) -> String {
+        self.file
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// `(event file, expected output)` for each data-free fixture of `trigger`, in name order.
+pub fn data_free(trigger: &str) -> Vec<(PathBuf, String)> {
+    all(trigger)
+        .into_iter()
+        .filter(|c| c.cards.is_none())
+        .map(|c| (c.file, c.expected))
+        .collect()
+}
+
+/// The fixtures of `trigger` whose result depends on card data and that `invoke` answers (those
+/// it refuses test its reading of a broken cards file, not a host).
+pub fn with_cards(trigger: &str) -> Vec<Case> {
+    all(trigger)
+        .into_iter()
+        .filter(|c| c.cards.is_some() && c.exit() == 0)
+        .collect()
+}
+
+/// A new table on the test DynamoDB server holding `cards`, seeded through the CLI as a user
+/// would; its name is returned.
+pub fn seed_table(endpoint: &str, cards: &Path, prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let table = format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+        .args(["seed", "--endpoint", endpoint, "--table", &table, "--cards"])
+        .arg(cards)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "seed: {}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    table
 }
