@@ -292,3 +292,142 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
     }
     assert!(compared >= 8, "only {compared} fixtures that read cards");
 }
+
+/// A DynamoDB endpoint that throttles every request, as DynamoDB does when a table is over its
+/// throughput: HTTP 400 with `ProvisionedThroughputExceededException`. Returns its URL and the
+/// count of requests it refused.
+fn throttling_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let refused = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = refused.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    // One request: its head, then the body its Content-Length announces.
+                    let mut length = 0;
+                    let mut first = true;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" && !first {
+                            break;
+                        }
+                        first = false;
+                        if let Some((name, value)) = line.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let error = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+                    let answer = format!(
+                        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-RequestId: THROTTLED\r\nContent-Length: {}\r\n\r\n{error}",
+                        error.len()
+                    );
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, refused)
+}
+
+/// Throttling: with the nearest replica throttled, the module answers from the next one; with
+/// every replica throttled, a page is a clean 503 and a like a 503 that says to retry, both
+/// within the budget and naming nothing internal.
+#[test]
+fn the_python_host_fails_over_when_dynamodb_throttles() {
+    let (Ok(module), Ok(endpoint)) = (
+        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
+        std::env::var("ALIEN_EDGE_DYNAMODB"),
+    ) else {
+        eprintln!(
+            "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
+        );
+        return;
+    };
+    // The healthy replica: the test server, as us-west-2 (it keeps tables per region).
+    let table = format!("throttled-{}", rand_suffix());
+    let seeded = Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+        .args(["seed", "--endpoint", &endpoint, "--table", &table])
+        .args(["--region", "us-west-2"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        seeded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    let (throttled, refused) = throttling_endpoint();
+    let script = r#"
+out = {}
+for name in ['home', 'card', 'like']:
+    start = time.perf_counter()
+    result = alien_edge.origin_request(event('origin-request/' + name), None)
+    out[name] = {'status': result['status'], 'ms': (time.perf_counter() - start) * 1000,
+                 'retry': result['headers'].get('retry-after', [{}])[0].get('value'),
+                 'leaks': any(s in result.get('body', '') for s in ('throttled-', '127.0.0.1', 'Throughput'))}
+print(json.dumps(out))
+"#;
+    let failed_over = python_with_config(
+        &module,
+        serde_json::json!({
+            "site": "alien-cards",
+            "table": table,
+            "replicas": {"us-east-1": ["us-east-1", "us-west-2"]},
+            "endpoints": {"us-east-1": throttled, "us-west-2": endpoint},
+            "templates": root().join("origin-site/templates"),
+        }),
+        script,
+    );
+    for name in ["home", "card", "like"] {
+        assert_eq!(
+            failed_over[name]["status"], "200",
+            "{name} is served by the next replica: {failed_over}"
+        );
+    }
+    let tried = refused.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(tried >= 1, "the throttled replica was tried first");
+
+    let all_throttled = python_with_config(
+        &module,
+        serde_json::json!({
+            "site": "alien-cards",
+            "table": table,
+            "endpoints": {"us-east-1": throttled},
+            "templates": root().join("origin-site/templates"),
+        }),
+        script,
+    );
+    for name in ["home", "card", "like"] {
+        let answer = &all_throttled[name];
+        assert_eq!(answer["status"], "503", "{name}: {all_throttled}");
+        assert_eq!(answer["retry"], "5", "{name} says when to retry");
+        assert_eq!(answer["leaks"], false, "{name} names nothing internal");
+        assert!(
+            answer["ms"].as_f64().unwrap() < 2500.0,
+            "{name} answered within the budget: {all_throttled}"
+        );
+    }
+    assert!(
+        refused.load(std::sync::atomic::Ordering::SeqCst) > tried,
+        "the only replica was asked"
+    );
+}
