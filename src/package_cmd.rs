@@ -177,6 +177,36 @@ fn build_wheel(bin: &Path, out: &Path, variant: Variant) -> Result<PathBuf, Stri
         .ok_or_else(|| format!("maturin left no wheel in {}", dir.display()))
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Renames `<function>.zip` to `<function>-<first 12 hex of its SHA-256>.zip`, so that each build
+/// is a new S3 key (CloudFormation updates a function only when its code location changes), and
+/// removes that function's zips from earlier builds.
+fn name_after_content(out: &Path, function: &str, zip: &Path) -> Result<String, String> {
+    let hash = sha256_hex(&std::fs::read(zip).map_err(|e| e.to_string())?);
+    let name = format!("{function}-{}.zip", &hash[..12]);
+    let stale = |file: &str| {
+        file.strip_prefix(function)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .and_then(|rest| rest.strip_suffix(".zip"))
+            .is_some_and(|h| h.len() == 12 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    for entry in std::fs::read_dir(out).map_err(|e| e.to_string())?.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if stale(&file) && file != name {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    std::fs::rename(zip, out.join(&name)).map_err(|e| e.to_string())?;
+    Ok(name)
+}
+
 fn package_config(config: &DistributionConfig, function: &FunctionConfig) -> serde_json::Value {
     serde_json::json!({
         "site": function.site,
@@ -295,8 +325,9 @@ fn build(args: PackageArgs) -> Result<bool, String> {
         }
     }
     let mut all_fit = true;
+    let mut packages = cloudfront::template::Packages::default();
     println!(
-        "{:<34} {:>12}  {:>12}  verdict",
+        "{:<44} {:>12}  {:>12}  verdict",
         "package", "zip bytes", "quota"
     );
     for function in functions {
@@ -335,13 +366,27 @@ fn build(args: PackageArgs) -> Result<bool, String> {
         } else {
             format!("ok ({:.1}% of quota)", size as f64 * 100.0 / quota as f64)
         };
-        println!(
-            "{:<34} {:>12}  {:>12}  {verdict}",
-            format!("{}.zip", function.name),
-            size,
-            quota
-        );
+        let mut name = format!("{}.zip", function.name);
+        if zip.exists() {
+            name = name_after_content(&out, &function.name, &zip)?;
+            let sha256 = sha256_hex(&std::fs::read(out.join(&name)).map_err(|e| e.to_string())?);
+            packages.0.insert(
+                function.name.clone(),
+                cloudfront::template::Package {
+                    key: name.clone(),
+                    sha256,
+                    bytes: size,
+                },
+            );
+        }
+        println!("{name:<44} {size:>12}  {quota:>12}  {verdict}");
     }
+    let manifest = out.join(cloudfront::template::PACKAGES_FILE);
+    std::fs::write(
+        &manifest,
+        serde_json::to_string_pretty(&packages).map_err(|e| e.to_string())? + "\n",
+    )
+    .map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
     println!(
         "handler: alien_edge.<trigger with underscores>, runtime {}, x86_64",
         cloudfront::template::RUNTIME

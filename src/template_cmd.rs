@@ -17,6 +17,10 @@ pub struct TemplateArgs {
     /// Write the template here instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Where `package` put the zips: their names (the S3 keys) and hashes come from its
+    /// packages.json, so that new code is a new key and a new numbered version.
+    #[arg(long, value_name = "DIR", default_value = "target/package")]
+    packages: PathBuf,
 }
 
 pub fn template(args: TemplateArgs) -> ExitCode {
@@ -28,7 +32,27 @@ pub fn template(args: TemplateArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let text = match serde_json::to_string_pretty(&cloudfront::template::template(&config)) {
+    let manifest = args.packages.join(cloudfront::template::PACKAGES_FILE);
+    let packages = match std::fs::read(&manifest) {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(packages) => packages,
+            Err(e) => {
+                eprintln!("error: {} is not a package list: {e}", manifest.display());
+                return ExitCode::from(2);
+            }
+        },
+        Err(_) => {
+            eprintln!(
+                "warning: no {} (run `alien-edge package` first): the code keys default to \
+                 <function>.zip, and a stack update will not publish new versions when only the \
+                 code changed",
+                manifest.display()
+            );
+            cloudfront::template::Packages::default()
+        }
+    };
+    let template = cloudfront::template::template(&config, &packages);
+    let text = match serde_json::to_string_pretty(&template) {
         Ok(text) => text + "\n",
         Err(e) => {
             eprintln!("error: {e}");

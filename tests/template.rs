@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use cloudfront::DistributionConfig;
-use cloudfront::template::{logical_id, template};
+use cloudfront::template::{Package, Packages, logical_id, template};
 use serde_json::Value;
 
 fn shipped() -> DistributionConfig {
@@ -14,10 +14,61 @@ fn shipped() -> DistributionConfig {
     .unwrap()
 }
 
+/// What `package` would report, with a made-up hash per function and `build`.
+fn built(config: &DistributionConfig, build: &str) -> Packages {
+    Packages(
+        config
+            .functions
+            .iter()
+            .map(|f| {
+                let name = f.get_ref().name.clone();
+                let sha256 = format!("{build}{:0>63}", name.len());
+                let package = Package {
+                    key: format!("{name}-{}.zip", &sha256[..12]),
+                    sha256,
+                    bytes: 1000,
+                };
+                (name, package)
+            })
+            .collect(),
+    )
+}
+
+/// A stack update publishes a new numbered version only for a new `AWS::Lambda::Version`
+/// resource: new code must give a new logical id and a new S3 key, and the old version stays.
+#[test]
+fn new_code_is_a_new_key_and_a_new_retained_version() {
+    let config = shipped();
+    let (first, second) = (built(&config, "a"), built(&config, "b"));
+    let (t1, t2) = (template(&config, &first), template(&config, &second));
+    for function in config.functions.iter().map(|f| f.get_ref()) {
+        let id = logical_id(&function.name);
+        let (v1, v2) = (
+            first.version_id(&function.name),
+            second.version_id(&function.name),
+        );
+        assert_ne!(v1, v2);
+        assert_eq!(t1["Resources"][&v1]["Type"], "AWS::Lambda::Version");
+        assert_eq!(t1["Resources"][&v1]["DeletionPolicy"], "Retain");
+        assert_eq!(t1["Resources"][&v1]["UpdateReplacePolicy"], "Retain");
+        assert!(t2["Resources"].get(&v1).is_none());
+        assert_eq!(
+            t2["Parameters"][format!("{id}CodeKey")]["Default"],
+            second.0[&function.name].key
+        );
+    }
+    let untouched = template(&config, &Packages::default());
+    let function = config.functions[0].get_ref();
+    assert_eq!(
+        untouched["Parameters"][format!("{}CodeKey", logical_id(&function.name))]["Default"],
+        format!("{}.zip", function.name)
+    );
+}
+
 #[test]
 fn every_behavior_and_trigger_of_the_config_is_in_the_template() {
     let config = shipped();
-    let t = template(&config);
+    let t = template(&config, &built(&config, "a"));
     let distribution = &t["Resources"]["Distribution"]["Properties"]["DistributionConfig"];
     let behaviors = distribution["CacheBehaviors"].as_array().unwrap();
     assert_eq!(behaviors.len(), config.behaviors.len());
@@ -27,11 +78,12 @@ fn every_behavior_and_trigger_of_the_config_is_in_the_template() {
             generated["PathPattern"],
             configured.path_pattern.as_ref().unwrap().get_ref().as_str()
         );
-        check_associations(configured, generated);
+        check_associations(configured, generated, &built(&config, "a"));
     }
     check_associations(
         config.default_behavior.get_ref(),
         &distribution["DefaultCacheBehavior"],
+        &built(&config, "a"),
     );
     for function in config.functions.iter().map(|f| f.get_ref()) {
         let resource = &t["Resources"][logical_id(&function.name)];
@@ -48,7 +100,11 @@ fn every_behavior_and_trigger_of_the_config_is_in_the_template() {
     }
 }
 
-fn check_associations(configured: &cloudfront::config::Behavior, generated: &Value) {
+fn check_associations(
+    configured: &cloudfront::config::Behavior,
+    generated: &Value,
+    packages: &Packages,
+) {
     let associations = generated["LambdaFunctionAssociations"]
         .as_array()
         .cloned()
@@ -63,7 +119,7 @@ fn check_associations(configured: &cloudfront::config::Behavior, generated: &Val
         assert_eq!(g["EventType"], a.event.as_str());
         assert_eq!(
             g["LambdaFunctionARN"]["Ref"],
-            format!("{}Version", logical_id(&a.function)),
+            packages.version_id(&a.function),
             "a numbered version"
         );
         assert_eq!(g["IncludeBody"].as_bool().unwrap_or(false), a.include_body);
@@ -73,7 +129,7 @@ fn check_associations(configured: &cloudfront::config::Behavior, generated: &Val
 #[test]
 fn roles_are_least_privilege_and_assumable_by_lambda_at_edge() {
     let config = shipped();
-    let t = template(&config);
+    let t = template(&config, &built(&config, "a"));
     for function in config.functions.iter().map(|f| f.get_ref()) {
         let role = &t["Resources"][format!("{}Role", logical_id(&function.name))]["Properties"];
         let principals = &role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"];
@@ -133,7 +189,7 @@ fn cfn_lint_finds_no_error() {
         std::env::temp_dir().join(format!("alien-edge-template-{}.json", std::process::id()));
     std::fs::write(
         &file,
-        serde_json::to_string_pretty(&template(&shipped())).unwrap(),
+        serde_json::to_string_pretty(&template(&shipped(), &built(&shipped(), "a"))).unwrap(),
     )
     .unwrap();
     let output = std::process::Command::new(cfn_lint)

@@ -3,6 +3,9 @@
 //! roles, the functions and their numbered versions, the cache and origin request policies, and
 //! the distribution with its behaviors and function associations.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::config::{
@@ -16,6 +19,45 @@ pub const RUNTIME: &str = "python3.13";
 /// The handler of a trigger's function in the extension module the package ships.
 pub fn handler(trigger: edge_functions::EventType) -> String {
     format!("alien_edge.{}", trigger.as_str().replace('-', "_"))
+}
+
+/// The file `package` writes beside the zips, naming what it built.
+pub const PACKAGES_FILE: &str = "packages.json";
+
+/// What `package` built for each function (by function name): the zip, named after its content
+/// so that each build is a new S3 key, and the content's SHA-256.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Packages(pub BTreeMap<String, Package>);
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Package {
+    /// The zip's file name, which is its S3 key.
+    pub key: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+impl Packages {
+    /// The logical id of a function's numbered version. It carries the code's hash: a stack
+    /// update publishes a new version only when the `AWS::Lambda::Version` resource is new, so
+    /// new code must mean a new logical id.
+    pub fn version_id(&self, function: &str) -> String {
+        match self.0.get(function) {
+            Some(package) => format!(
+                "{}Version{}",
+                logical_id(function),
+                &package.sha256[..12.min(package.sha256.len())]
+            ),
+            None => format!("{}Version", logical_id(function)),
+        }
+    }
+
+    fn code_key(&self, function: &str) -> String {
+        match self.0.get(function) {
+            Some(package) => package.key.clone(),
+            None => format!("{function}.zip"),
+        }
+    }
 }
 
 /// `alien-cards-viewer-request` → `AlienCardsViewerRequest`.
@@ -118,7 +160,7 @@ fn origin_request_policy(
     })
 }
 
-fn behavior(behavior: &Behavior) -> Value {
+fn behavior(behavior: &Behavior, packages: &Packages) -> Value {
     let mut b = Map::new();
     if let Some(pattern) = &behavior.path_pattern {
         b.insert("PathPattern".into(), json!(pattern.get_ref()));
@@ -151,7 +193,7 @@ fn behavior(behavior: &Behavior) -> Value {
             let a = a.get_ref();
             let mut association = json!({
                 "EventType": a.event.as_str(),
-                "LambdaFunctionARN": {"Ref": format!("{}Version", logical_id(&a.function))},
+                "LambdaFunctionARN": {"Ref": packages.version_id(&a.function)},
             });
             if a.include_body {
                 association["IncludeBody"] = json!(true);
@@ -166,7 +208,9 @@ fn behavior(behavior: &Behavior) -> Value {
 }
 
 /// The whole template.
-pub fn template(config: &DistributionConfig) -> Value {
+/// The stack for `config`, with the code of the functions as `package` built it (`packages`; an
+/// empty one gives `<function>.zip` keys and versions that do not follow the code).
+pub fn template(config: &DistributionConfig, packages: &Packages) -> Value {
     let mut resources = Map::new();
     let table = &config.data.table;
     let replicas = config.data.replica_regions();
@@ -250,7 +294,7 @@ pub fn template(config: &DistributionConfig) -> Value {
         let id = logical_id(&function.name);
         parameters.insert(
             format!("{id}CodeKey"),
-            json!({"Type": "String", "Default": format!("{}.zip", function.name),
+            json!({"Type": "String", "Default": packages.code_key(&function.name),
                    "Description": format!("The package of {} in CodeBucket", function.name)}),
         );
         let mut statements = vec![json!({
@@ -309,10 +353,14 @@ pub fn template(config: &DistributionConfig) -> Value {
                 }
             }),
         );
+        // Kept when replaced: CloudFront may still run the old version at the edge while the
+        // distribution update spreads, and a replicated version cannot be deleted for hours.
         resources.insert(
-            format!("{id}Version"),
+            packages.version_id(&function.name),
             json!({
                 "Type": "AWS::Lambda::Version",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
                 "Properties": {"FunctionName": {"Ref": id}}
             }),
         );
@@ -367,7 +415,7 @@ pub fn template(config: &DistributionConfig) -> Value {
     let behaviors: Vec<Value> = config
         .behaviors
         .iter()
-        .map(|b| behavior(b.get_ref()))
+        .map(|b| behavior(b.get_ref(), packages))
         .collect();
     let mut distribution = json!({
         "Enabled": true,
@@ -376,7 +424,7 @@ pub fn template(config: &DistributionConfig) -> Value {
         "IPV6Enabled": true,
         "PriceClass": "PriceClass_100",
         "Origins": origins,
-        "DefaultCacheBehavior": behavior(config.default_behavior.get_ref()),
+        "DefaultCacheBehavior": behavior(config.default_behavior.get_ref(), packages),
         "CacheBehaviors": behaviors,
     });
     if let Some(root) = &config.distribution.default_root_object {
