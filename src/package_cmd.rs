@@ -286,7 +286,7 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
     let quota = limits::ORIGIN_PACKAGE_BYTES;
     let fits = size <= quota;
     println!(
-        "{:<34} {:>12}  {:>12}  {} (regional Lambda, provided.al2023; _HANDLER names the trigger)",
+        "{:<44} {:>12}  {:>12}  {} (regional Lambda, provided.al2023; _HANDLER names the trigger)",
         "alien-cards-bootstrap.zip",
         size,
         quota,
