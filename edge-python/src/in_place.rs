@@ -143,6 +143,8 @@ fn plan(py: Python<'_>, trigger: EventType) -> PyResult<&'static Plan> {
             }
         }))
     })?;
+    // `EventType::ALL` lists the triggers in declaration order, so the discriminant indexes it.
+    debug_assert_eq!(EventType::ALL[trigger as usize], trigger);
     Ok(&plans[trigger as usize])
 }
 
