@@ -171,17 +171,28 @@ fn rand_suffix() -> u128 {
         .as_nanos()
 }
 
+/// The built module and the test DynamoDB server, which `scripts/test` names; `None` (saying
+/// so) when either is missing.
+fn module_and_dynamodb() -> Option<(String, String)> {
+    match (
+        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
+        std::env::var("ALIEN_EDGE_DYNAMODB"),
+    ) {
+        (Ok(module), Ok(endpoint)) => Some((module, endpoint)),
+        _ => {
+            eprintln!(
+                "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
+            );
+            None
+        }
+    }
+}
+
 /// The module's DynamoDB path (the origin-request package), against the test server: pages, the
 /// like API with an unknown card, and a table that is down.
 #[test]
 fn the_python_host_reads_and_likes_through_dynamodb() {
-    let (Ok(module), Ok(endpoint)) = (
-        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
-        std::env::var("ALIEN_EDGE_DYNAMODB"),
-    ) else {
-        eprintln!(
-            "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
-        );
+    let Some((module, endpoint)) = module_and_dynamodb() else {
         return;
     };
     // Seed a table of our own through the CLI, as a user would.
@@ -254,41 +265,33 @@ print(json.dumps({'status': home['status'], 'ms': (time.perf_counter() - start) 
 /// with the cards its expected output was made with, and gives what `invoke` gave.
 #[test]
 fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
-    let (Ok(module), Ok(endpoint)) = (
-        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
-        std::env::var("ALIEN_EDGE_DYNAMODB"),
-    ) else {
-        eprintln!(
-            "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
-        );
+    let Some((module, endpoint)) = module_and_dynamodb() else {
         return;
     };
     let mut compared = 0;
-    for trigger in fixture_index::TRIGGERS {
-        for case in fixture_index::with_cards(trigger) {
-            let table = fixture_index::seed_table(&endpoint, case.cards.as_ref().unwrap(), "py");
-            let got = python_with_config(
-                &module,
-                serde_json::json!({
-                    "site": "alien-cards",
-                    "table": table,
-                    "endpoints": {"us-east-1": endpoint},
-                    "templates": root().join("origin-site/templates"),
-                }),
-                &format!(
-                    "print(json.dumps(alien_edge.{}(event({:?}), None)))",
-                    trigger.replace('-', "_"),
-                    format!("{trigger}/{}", case.name())
-                ),
-            );
-            assert_eq!(
-                got,
-                case.result(),
-                "{}: the Python host differs from invoke",
-                case.file.display()
-            );
-            compared += 1;
-        }
+    for (trigger, case) in fixture_index::all_with_cards() {
+        let table = fixture_index::seed_table(&endpoint, case.cards.as_ref().unwrap(), "py");
+        let got = python_with_config(
+            &module,
+            serde_json::json!({
+                "site": "alien-cards",
+                "table": table,
+                "endpoints": {"us-east-1": endpoint},
+                "templates": root().join("origin-site/templates"),
+            }),
+            &format!(
+                "print(json.dumps(alien_edge.{}(event({:?}), None)))",
+                trigger.replace('-', "_"),
+                format!("{trigger}/{}", case.name())
+            ),
+        );
+        assert_eq!(
+            got,
+            case.result(),
+            "{}: the Python host differs from invoke",
+            case.file.display()
+        );
+        compared += 1;
     }
     assert!(compared >= 8, "only {compared} fixtures that read cards");
 }
@@ -353,13 +356,7 @@ fn throttling_endpoint() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsi
 /// within the budget and naming nothing internal.
 #[test]
 fn the_python_host_fails_over_when_dynamodb_throttles() {
-    let (Ok(module), Ok(endpoint)) = (
-        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
-        std::env::var("ALIEN_EDGE_DYNAMODB"),
-    ) else {
-        eprintln!(
-            "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
-        );
+    let Some((module, endpoint)) = module_and_dynamodb() else {
         return;
     };
     // The healthy replica: the test server, as us-west-2 (it keeps tables per region).

@@ -109,6 +109,14 @@ pub fn with_cards(trigger: &str) -> Vec<Case> {
         .collect()
 }
 
+/// [`with_cards`] for every trigger, with the trigger.
+pub fn all_with_cards() -> Vec<(&'static str, Case)> {
+    TRIGGERS
+        .iter()
+        .flat_map(|t| with_cards(t).into_iter().map(move |c| (*t, c)))
+        .collect()
+}
+
 /// A new table on the test DynamoDB server holding `cards`, seeded through the CLI as a user
 /// would; its name is returned.
 pub fn seed_table(endpoint: &str, cards: &Path, prefix: &str) -> String {
