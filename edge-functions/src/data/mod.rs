@@ -175,6 +175,31 @@ impl MemoryStore {
     }
 }
 
+impl MemoryStore {
+    /// Adds a like, then hands every card to `keep` (a store that persists writes them there)
+    /// while still holding the lock, so no other like slips in between; if `keep` fails, the like
+    /// is taken back and not acknowledged.
+    fn add_like_and_keep(
+        &self,
+        id: &str,
+        keep: impl FnOnce(&BTreeMap<String, Card>) -> Result<(), String>,
+    ) -> Result<Option<Card>, DataError> {
+        let mut cards = self.lock();
+        let Some(card) = cards.get_mut(id) else {
+            return Ok(None);
+        };
+        card.likes += 1;
+        let updated = card.clone();
+        if let Err(err) = keep(&cards) {
+            if let Some(card) = cards.get_mut(id) {
+                card.likes -= 1;
+            }
+            return Err(DataError::Unavailable(err));
+        }
+        Ok(Some(updated))
+    }
+}
+
 impl CardStore for MemoryStore {
     fn get_card(&self, id: &str) -> Result<Option<Card>, DataError> {
         Ok(self.lock().get(id).cloned())
@@ -185,11 +210,7 @@ impl CardStore for MemoryStore {
     }
 
     fn add_like(&self, id: &str) -> Result<Option<Card>, DataError> {
-        let mut cards = self.lock();
-        Ok(cards.get_mut(id).map(|card| {
-            card.likes += 1;
-            card.clone()
-        }))
+        self.add_like_and_keep(id, |_| Ok(()))
     }
 }
 
@@ -199,7 +220,8 @@ impl CardStore for MemoryStore {
 #[derive(Debug)]
 pub struct EmbeddedStore {
     path: PathBuf,
-    cards: Mutex<BTreeMap<String, Card>>,
+    /// The working set; every like is written from it to `path`.
+    cards: MemoryStore,
 }
 
 impl EmbeddedStore {
@@ -214,7 +236,7 @@ impl EmbeddedStore {
         };
         Ok(EmbeddedStore {
             path: path.to_owned(),
-            cards: Mutex::new(cards.into_iter().map(|c| (c.id.clone(), c)).collect()),
+            cards: MemoryStore::new(cards),
         })
     }
 
@@ -230,37 +252,23 @@ impl EmbeddedStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Card>> {
-        self.cards.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 impl CardStore for EmbeddedStore {
     fn get_card(&self, id: &str) -> Result<Option<Card>, DataError> {
-        Ok(self.lock().get(id).cloned())
+        self.cards.get_card(id)
     }
 
     fn list_cards(&self) -> Result<Vec<Card>, DataError> {
-        Ok(self.lock().values().cloned().collect())
+        self.cards.list_cards()
     }
 
+    /// Acknowledged only once the file on disk has it.
     fn add_like(&self, id: &str) -> Result<Option<Card>, DataError> {
-        let mut cards = self.lock();
-        let Some(card) = cards.get_mut(id) else {
-            return Ok(None);
-        };
-        card.likes += 1;
-        let updated = card.clone();
-        let all: Vec<Card> = cards.values().cloned().collect();
-        if let Err(err) = write_cards_file(&self.path, &all) {
-            // Not on disk, so not acknowledged: take the like back.
-            if let Some(card) = cards.get_mut(id) {
-                card.likes -= 1;
-            }
-            return Err(DataError::Unavailable(err));
-        }
-        Ok(Some(updated))
+        self.cards.add_like_and_keep(id, |cards| {
+            let all: Vec<Card> = cards.values().cloned().collect();
+            write_cards_file(&self.path, &all)
+        })
     }
 }
 
@@ -356,6 +364,26 @@ mod tests {
         assert_eq!(reopened.get_card("da8398f4").unwrap().unwrap().likes, 2);
         // The seed is left as it was.
         assert_eq!(read_cards_file(&seed).unwrap()[0].likes, 0);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn embedded_store_takes_back_a_like_it_could_not_write() {
+        let dir = std::env::temp_dir().join(format!("edge-fn-store-fail-{}", std::process::id()));
+        let seed = dir.join("seed.json");
+        let data = dir.join("state/cards.json");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(&seed, serde_json::to_vec(&cards()).unwrap()).unwrap();
+        let store = EmbeddedStore::open(&data, &seed).unwrap();
+        store.add_like("da8398f4").unwrap();
+        // The store's directory becomes a file: the next write cannot happen.
+        fs::remove_dir_all(dir.join("state")).unwrap();
+        fs::write(dir.join("state"), b"").unwrap();
+        assert!(matches!(
+            store.add_like("da8398f4"),
+            Err(DataError::Unavailable(_))
+        ));
+        assert_eq!(store.get_card("da8398f4").unwrap().unwrap().likes, 1);
         fs::remove_dir_all(&dir).unwrap();
     }
 
