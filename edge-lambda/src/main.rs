@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use edge_functions::EventType;
 use edge_functions::alien_cards;
-use edge_functions::data::{CardStore, DirTemplates};
+use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
 use edge_functions::runner;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -22,7 +22,7 @@ struct Host {
     trigger: EventType,
     functions: edge_functions::function::EdgeFunctions,
     store: Box<dyn CardStore>,
-    templates: DirTemplates,
+    templates: KeptTemplates<DirTemplates>,
 }
 
 #[cfg(feature = "dynamodb")]
@@ -65,7 +65,7 @@ fn host() -> Result<Host, String> {
         trigger,
         functions: alien_cards::functions(),
         store: store()?,
-        templates: DirTemplates::new(templates),
+        templates: KeptTemplates::new(DirTemplates::new(templates)),
     })
 }
 

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use edge_functions::EventType;
 use edge_functions::alien_cards;
-use edge_functions::data::{CardStore, DirTemplates, Supplied};
+use edge_functions::data::{CardStore, DirTemplates, KeptTemplates, Supplied};
 use edge_functions::function::EdgeFunctions;
 use edge_functions::runner;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -49,7 +49,7 @@ fn default_templates() -> String {
 pub(crate) struct Host {
     pub(crate) functions: EdgeFunctions,
     store: Box<dyn CardStore>,
-    templates: DirTemplates,
+    templates: KeptTemplates<DirTemplates>,
 }
 
 static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
@@ -101,7 +101,7 @@ fn load_host(path: &Path) -> Result<Host, String> {
     Ok(Host {
         functions,
         store: store(&config)?,
-        templates: DirTemplates::new(dir.join(&config.templates)),
+        templates: KeptTemplates::new(DirTemplates::new(dir.join(&config.templates))),
     })
 }
 

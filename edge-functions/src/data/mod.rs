@@ -292,7 +292,8 @@ fn write_cards_file(path: &Path, cards: &[Card]) -> Result<(), String> {
 }
 
 /// Templates read from a directory (the origin's `templates/`), on every request, so that a
-/// content engineer's edit shows at once.
+/// content engineer's edit shows at once (what `serve` and `invoke` use; the Lambda hosts wrap
+/// it in [`KeptTemplates`]).
 #[derive(Debug, Clone)]
 pub struct DirTemplates {
     dir: PathBuf,
@@ -316,6 +317,37 @@ impl TemplateSource for DirTemplates {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(DataError::Unavailable(format!("template {name}: {err}"))),
         }
+    }
+}
+
+/// Templates kept after their first read: for the Lambda hosts, whose package never changes under
+/// them, so a page costs no file read after the first. Failures are not kept (the next page
+/// tries again); a missing template is.
+#[derive(Debug)]
+pub struct KeptTemplates<T> {
+    source: T,
+    kept: Mutex<BTreeMap<String, Option<String>>>,
+}
+
+impl<T: TemplateSource> KeptTemplates<T> {
+    pub fn new(source: T) -> KeptTemplates<T> {
+        KeptTemplates {
+            source,
+            kept: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<T: TemplateSource> TemplateSource for KeptTemplates<T> {
+    fn template(&self, name: &str) -> Result<Option<String>, DataError> {
+        // A poisoned lock still holds whole entries: each is one insert.
+        let kept = || self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(text) = kept().get(name) {
+            return Ok(text.clone());
+        }
+        let text = self.source.template(name)?;
+        kept().insert(name.to_owned(), text.clone());
+        Ok(text)
     }
 }
 
@@ -384,6 +416,25 @@ mod tests {
             Err(DataError::Unavailable(_))
         ));
         assert_eq!(store.get_card("da8398f4").unwrap().unwrap().likes, 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn kept_templates_read_each_file_once() {
+        let dir = std::env::temp_dir().join(format!("edge-fn-kept-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("page.html"), "first").unwrap();
+        let templates = KeptTemplates::new(DirTemplates::new(&dir));
+        assert_eq!(
+            templates.template("page.html").unwrap().as_deref(),
+            Some("first")
+        );
+        fs::write(dir.join("page.html"), "second").unwrap();
+        assert_eq!(
+            templates.template("page.html").unwrap().as_deref(),
+            Some("first")
+        );
+        assert_eq!(templates.template("missing.html").unwrap(), None);
         fs::remove_dir_all(&dir).unwrap();
     }
 
