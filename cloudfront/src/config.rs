@@ -234,6 +234,17 @@ pub struct Behavior {
     pub functions: Vec<Spanned<FunctionAssociation>>,
 }
 
+impl Behavior {
+    /// The allowed methods as CloudFront spells them (uppercase), whatever case the file used.
+    pub fn methods(&self) -> Vec<String> {
+        self.allowed_methods
+            .get_ref()
+            .iter()
+            .map(|m| m.to_ascii_uppercase())
+            .collect()
+    }
+}
+
 fn default_methods() -> Spanned<Vec<String>> {
     Spanned::new(0..0, vec!["GET".into(), "HEAD".into()])
 }
@@ -459,13 +470,7 @@ impl DistributionConfig {
                 format!("unknown origin `{}`", behavior.origin.get_ref()),
             ));
         }
-        let methods: Vec<String> = behavior
-            .allowed_methods
-            .get_ref()
-            .iter()
-            .map(|m| m.to_ascii_uppercase())
-            .collect();
-        let mut sorted = methods.clone();
+        let mut sorted = behavior.methods();
         sorted.sort();
         if !METHOD_SETS.iter().any(|set| {
             let mut s: Vec<String> = set.iter().map(|m| (*m).to_owned()).collect();

@@ -918,12 +918,7 @@ fn resolve(
     Ok(ResolvedBehavior {
         pattern: behavior.path_pattern.as_ref().map(|p| p.get_ref().clone()),
         origin: behavior.origin.get_ref().clone(),
-        allowed_methods: behavior
-            .allowed_methods
-            .get_ref()
-            .iter()
-            .map(|m| m.to_ascii_uppercase())
-            .collect(),
+        allowed_methods: behavior.methods(),
         cache_policy: config.cache_policies[behavior.cache_policy.get_ref()].clone(),
         origin_request_policy: behavior
             .origin_request_policy

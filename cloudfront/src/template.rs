@@ -168,13 +168,7 @@ fn behavior(behavior: &Behavior, packages: &Packages) -> Value {
     b.insert("TargetOriginId".into(), json!(behavior.origin.get_ref()));
     b.insert("ViewerProtocolPolicy".into(), json!("redirect-to-https"));
     b.insert("Compress".into(), json!(true));
-    let methods: Vec<String> = behavior
-        .allowed_methods
-        .get_ref()
-        .iter()
-        .map(|m| m.to_ascii_uppercase())
-        .collect();
-    b.insert("AllowedMethods".into(), json!(methods));
+    b.insert("AllowedMethods".into(), json!(behavior.methods()));
     b.insert("CachedMethods".into(), json!(["GET", "HEAD"]));
     b.insert(
         "CachePolicyId".into(),
