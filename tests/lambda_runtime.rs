@@ -166,56 +166,42 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
     let mut compared = 0;
     for trigger in fixture_index::TRIGGERS {
         // Only JSON the runtime client can hand over (a malformed file is not an event).
-        let cases: Vec<(PathBuf, String, Vec<u8>)> = fixture_index::data_free(trigger)
+        let cases: Vec<(fixture_index::Case, Vec<u8>)> = fixture_index::data_free(trigger)
             .into_iter()
-            .map(|(file, expected)| {
-                let bytes = std::fs::read(&file).unwrap();
-                (file, expected, bytes)
+            .map(|case| {
+                let bytes = std::fs::read(&case.file).unwrap();
+                (case, bytes)
             })
-            .filter(|(_, _, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).is_ok())
+            .filter(|(_, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).is_ok())
             .collect();
         let outcomes = run_bootstrap(
             &bootstrap,
             trigger,
-            cases.iter().map(|(_, _, b)| b.clone()).collect(),
+            cases.iter().map(|(_, b)| b.clone()).collect(),
             &[],
         );
-        for ((file, expected, _), outcome) in cases.iter().zip(outcomes) {
-            let exit: i32 = expected
-                .lines()
-                .next()
-                .unwrap()
-                .trim_start_matches("# exit: ")
-                .parse()
-                .unwrap();
-            match (exit, outcome) {
+        for ((case, _), outcome) in cases.iter().zip(outcomes) {
+            let file = case.file.display();
+            match (case.exit(), outcome) {
                 (2, Outcome::Error(message)) => {
                     assert!(
                         message.contains(&format!("bad {trigger} event")),
-                        "{}: {message}",
-                        file.display()
+                        "{file}: {message}"
                     );
                     assert!(
                         !message.contains(&root().display().to_string()),
                         "no paths leak: {message}"
                     );
                 }
-                (2, other) => panic!(
-                    "{}: a bad event must be an invocation error, got {other:?}",
-                    file.display()
-                ),
-                (_, Outcome::Response(got)) => {
-                    let want: serde_json::Value =
-                        serde_json::from_str(expected.split("# stdout:\n").nth(1).unwrap_or(""))
-                            .unwrap();
-                    assert_eq!(
-                        got,
-                        want,
-                        "{}: the lambda_runtime binary differs from invoke",
-                        file.display()
-                    );
+                (2, other) => {
+                    panic!("{file}: a bad event must be an invocation error, got {other:?}")
                 }
-                (_, other) => panic!("{}: expected a result, got {other:?}", file.display()),
+                (_, Outcome::Response(got)) => assert_eq!(
+                    got,
+                    case.result(),
+                    "{file}: the lambda_runtime binary differs from invoke"
+                ),
+                (_, other) => panic!("{file}: expected a result, got {other:?}"),
             }
             compared += 1;
         }
@@ -238,7 +224,8 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
     };
     let mut compared = 0;
     for (trigger, case) in fixture_index::all_with_cards() {
-        let table = fixture_index::seed_table(&endpoint, case.cards.as_ref().unwrap(), "rt");
+        let table =
+            fixture_index::seed_table(&endpoint, "us-east-1", case.cards.as_ref().unwrap(), "rt");
         let outcome = run_bootstrap(
             &bootstrap,
             trigger,

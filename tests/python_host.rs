@@ -62,18 +62,11 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
     .unwrap();
 
     // Fixtures whose expected output does not depend on card data (the module here has no card
-    // store; the data paths are covered against DynamoDB in tests/dynamodb.rs).
-    let cases: Vec<(&str, PathBuf, String)> = fixture_index::TRIGGERS
-        .iter()
-        .flat_map(|t| {
-            fixture_index::data_free(t)
-                .into_iter()
-                .map(move |(f, e)| (*t, f, e))
-        })
-        .collect();
+    // store; the ones that read cards run against DynamoDB below).
+    let cases = fixture_index::all_data_free();
     let input: String = cases
         .iter()
-        .map(|(t, f, _)| format!("{t}\t{}\n", f.display()))
+        .map(|(t, c)| format!("{t}\t{}\n", c.file.display()))
         .collect();
     let mut child = Command::new("python3")
         .args(["-c", SCRIPT])
@@ -95,22 +88,14 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
     let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
 
     let mut compared = 0;
-    for (_, file, expected) in &cases {
-        let got = &results[file.display().to_string()];
-        let exit: i32 = expected
-            .lines()
-            .next()
-            .unwrap()
-            .trim_start_matches("# exit: ")
-            .parse()
-            .unwrap();
-        let stdout = expected.split("# stdout:\n").nth(1).unwrap_or("");
-        if exit == 2 {
+    for (_, case) in &cases {
+        let got = &results[case.file.display().to_string()];
+        if case.exit() == 2 {
             assert_eq!(
                 got["error"],
                 "ValueError",
                 "{}: a bad event raises ValueError, got {got}",
-                file.display()
+                case.file.display()
             );
             assert!(
                 !got["message"]
@@ -119,13 +104,11 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
                     .contains(&root().display().to_string())
             );
         } else {
-            let want: serde_json::Value =
-                serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             assert_eq!(
                 got["result"],
-                want,
+                case.result(),
                 "{}: the Python host differs from invoke",
-                file.display()
+                case.file.display()
             );
         }
         compared += 1;
@@ -195,17 +178,11 @@ fn the_python_host_reads_and_likes_through_dynamodb() {
     let Some((module, endpoint)) = module_and_dynamodb() else {
         return;
     };
-    // Seed a table of our own through the CLI, as a user would.
-    let table = format!("python-{}", rand_suffix());
-    let seeded = Command::new(env!("CARGO_BIN_EXE_alien-edge"))
-        .args(["seed", "--endpoint", &endpoint, "--table", &table])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
+    let table = fixture_index::seed_table(
+        &endpoint,
+        "us-east-1",
+        &fixture_index::site_cards(),
+        "python",
     );
     let config = |endpoint: &str| {
         serde_json::json!({
@@ -270,7 +247,8 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
     };
     let mut compared = 0;
     for (trigger, case) in fixture_index::all_with_cards() {
-        let table = fixture_index::seed_table(&endpoint, case.cards.as_ref().unwrap(), "py");
+        let table =
+            fixture_index::seed_table(&endpoint, "us-east-1", case.cards.as_ref().unwrap(), "py");
         let got = python_with_config(
             &module,
             serde_json::json!({
@@ -359,18 +337,12 @@ fn the_python_host_fails_over_when_dynamodb_throttles() {
     let Some((module, endpoint)) = module_and_dynamodb() else {
         return;
     };
-    // The healthy replica: the test server, as us-west-2 (it keeps tables per region).
-    let table = format!("throttled-{}", rand_suffix());
-    let seeded = Command::new(env!("CARGO_BIN_EXE_alien-edge"))
-        .args(["seed", "--endpoint", &endpoint, "--table", &table])
-        .args(["--region", "us-west-2"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(
-        seeded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
+    // The healthy replica: the test server, as us-west-2.
+    let table = fixture_index::seed_table(
+        &endpoint,
+        "us-west-2",
+        &fixture_index::site_cards(),
+        "throttled",
     );
     let (throttled, refused) = throttling_endpoint();
     let script = r#"

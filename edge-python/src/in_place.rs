@@ -41,39 +41,30 @@ fn item<'py>(
         .ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is missing")))
 }
 
-fn text_of<'a, 'py>(
-    value: &'a Bound<'py, PyAny>,
-    trigger: EventType,
-    what: &dyn Fn() -> String,
-) -> PyResult<&'a Bound<'py, PyString>> {
-    value
-        .cast::<PyString>()
-        .map_err(|_| bad(trigger, &format!("`{}` is not a string", what())))
-}
-
 /// A string field, kept as the Python string: the result is compared with it afterwards.
-fn text<'py>(
-    d: &Bound<'py, PyDict>,
-    key: &Bound<'py, PyString>,
-    trigger: EventType,
-    path: &str,
-) -> PyResult<Bound<'py, PyString>> {
-    let value = item(d, key, trigger, path)?;
-    text_of(&value, trigger, &|| format!("{path}.{key}")).cloned()
-}
-
 fn optional_text<'py>(
     d: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
     trigger: EventType,
     path: &str,
 ) -> PyResult<Option<Bound<'py, PyString>>> {
-    match d.get_item(key)? {
-        Some(value) => Ok(Some(
-            text_of(&value, trigger, &|| format!("{path}.{key}"))?.clone(),
-        )),
-        None => Ok(None),
-    }
+    d.get_item(key)?
+        .map(|value| {
+            value
+                .cast_into::<PyString>()
+                .map_err(|_| bad(trigger, &format!("`{path}.{key}` is not a string")))
+        })
+        .transpose()
+}
+
+fn text<'py>(
+    d: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    trigger: EventType,
+    path: &str,
+) -> PyResult<Bound<'py, PyString>> {
+    optional_text(d, key, trigger, path)?
+        .ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is missing")))
 }
 
 fn owned(text: &Bound<'_, PyString>) -> PyResult<String> {

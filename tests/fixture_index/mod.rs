@@ -38,13 +38,8 @@ fn all(trigger: &str) -> Vec<Case> {
                 .iter()
                 .any(|d| expected.contains(d));
             Case {
-                cards: (data.exists() || reads_cards).then(|| {
-                    if data.exists() {
-                        data
-                    } else {
-                        root().join("origin-site/data/cards.json")
-                    }
-                }),
+                cards: (data.exists() || reads_cards)
+                    .then(|| if data.exists() { data } else { site_cards() }),
                 file,
                 expected,
             }
@@ -91,12 +86,19 @@ impl Case {
     }
 }
 
-/// `(event file, expected output)` for each data-free fixture of `trigger`, in name order.
-pub fn data_free(trigger: &str) -> Vec<(PathBuf, String)> {
+/// The fixtures of `trigger` that read no cards, in name order.
+pub fn data_free(trigger: &str) -> Vec<Case> {
     all(trigger)
         .into_iter()
         .filter(|c| c.cards.is_none())
-        .map(|c| (c.file, c.expected))
+        .collect()
+}
+
+/// [`data_free`] for every trigger, with the trigger.
+pub fn all_data_free() -> Vec<(&'static str, Case)> {
+    TRIGGERS
+        .iter()
+        .flat_map(|t| data_free(t).into_iter().map(move |c| (*t, c)))
         .collect()
 }
 
@@ -117,9 +119,14 @@ pub fn all_with_cards() -> Vec<(&'static str, Case)> {
         .collect()
 }
 
-/// A new table on the test DynamoDB server holding `cards`, seeded through the CLI as a user
-/// would; its name is returned.
-pub fn seed_table(endpoint: &str, cards: &Path, prefix: &str) -> String {
+/// The cards the site ships with.
+pub fn site_cards() -> PathBuf {
+    root().join("origin-site/data/cards.json")
+}
+
+/// A new table on the test DynamoDB server, in `region` (the server keeps tables per region),
+/// holding `cards`, seeded through the CLI as a user would; its name is returned.
+pub fn seed_table(endpoint: &str, region: &str, cards: &Path, prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let table = format!(
         "{prefix}-{}-{}",
@@ -127,7 +134,8 @@ pub fn seed_table(endpoint: &str, cards: &Path, prefix: &str) -> String {
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_alien-edge"))
-        .args(["seed", "--endpoint", endpoint, "--table", &table, "--cards"])
+        .args(["seed", "--endpoint", endpoint, "--region", region])
+        .args(["--table", &table, "--cards"])
         .arg(cards)
         .current_dir(root())
         .output()
