@@ -335,26 +335,7 @@ impl Distribution {
                 .await;
         }
 
-        let fetched = if cacheable {
-            let (fetched, here) = self
-                .cache
-                .fetch_once(&key, || {
-                    self.miss(
-                        behavior,
-                        request.clone(),
-                        request_id,
-                        &key,
-                        viewer.body.clone(),
-                    )
-                })
-                .await;
-            if !here {
-                log.triggers
-                    .push((EventType::OriginRequest, Duration::ZERO));
-                log.cache = "Miss (collapsed)".into();
-            }
-            fetched
-        } else {
+        let miss = || {
             self.miss(
                 behavior,
                 request.clone(),
@@ -362,7 +343,17 @@ impl Distribution {
                 &key,
                 viewer.body.clone(),
             )
-            .await
+        };
+        let fetched = if cacheable {
+            let (fetched, here) = self.cache.fetch_once(&key, miss).await;
+            if !here {
+                log.triggers
+                    .push((EventType::OriginRequest, Duration::ZERO));
+                log.cache = "Miss (collapsed)".into();
+            }
+            fetched
+        } else {
+            miss().await
         };
         let response = (*fetched).clone();
         if log.cache.is_empty() {

@@ -381,14 +381,20 @@ mod tests {
         assert_eq!(store.list_cards().unwrap().len(), 1);
     }
 
+    /// A directory holding a seed file, and the embedded store opened from it in `state/`.
+    fn fresh_store(name: &str) -> (PathBuf, EmbeddedStore) {
+        let dir = std::env::temp_dir().join(format!("edge-fn-{name}-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let seed = dir.join("seed.json");
+        fs::write(&seed, serde_json::to_vec(&cards()).unwrap()).unwrap();
+        let store = EmbeddedStore::open(&dir.join("state/cards.json"), &seed).unwrap();
+        (dir, store)
+    }
+
     #[test]
     fn embedded_store_persists_likes_across_opens() {
-        let dir = std::env::temp_dir().join(format!("edge-fn-store-{}", std::process::id()));
-        let seed = dir.join("seed.json");
-        let data = dir.join("state/cards.json");
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(&seed, serde_json::to_vec(&cards()).unwrap()).unwrap();
-        let store = EmbeddedStore::open(&data, &seed).unwrap();
+        let (dir, store) = fresh_store("store");
+        let (seed, data) = (dir.join("seed.json"), store.path().to_owned());
         store.add_like("da8398f4").unwrap();
         store.add_like("da8398f4").unwrap();
         drop(store);
@@ -401,12 +407,7 @@ mod tests {
 
     #[test]
     fn embedded_store_takes_back_a_like_it_could_not_write() {
-        let dir = std::env::temp_dir().join(format!("edge-fn-store-fail-{}", std::process::id()));
-        let seed = dir.join("seed.json");
-        let data = dir.join("state/cards.json");
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(&seed, serde_json::to_vec(&cards()).unwrap()).unwrap();
-        let store = EmbeddedStore::open(&data, &seed).unwrap();
+        let (dir, store) = fresh_store("store-fail");
         store.add_like("da8398f4").unwrap();
         // The store's directory becomes a file: the next write cannot happen.
         fs::remove_dir_all(dir.join("state")).unwrap();
