@@ -280,7 +280,10 @@ impl StringCache {
         match slot {
             Some((text, string)) if **text == *s => string.bind(py).clone(),
             _ => {
-                let string = PyString::intern(py, s);
+                // Not interned: interned strings live as long as the interpreter (3.12+ makes
+                // them immortal), and a step may write a per-visitor value. The cache's own
+                // reference keeps this one, and its hash once computed, until the slot is reused.
+                let string = PyString::new(py, s);
                 *slot = Some((s.into(), string.clone().unbind()));
                 string
             }
