@@ -187,8 +187,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Renames `<function>.zip` to `<function>-<first 12 hex of its SHA-256>.zip`, so that each build
 /// is a new S3 key (CloudFormation updates a function only when its code location changes), and
-/// removes that function's zips from earlier builds.
-fn name_after_content(out: &Path, function: &str, zip: &Path) -> Result<String, String> {
+/// removes that function's zips from earlier builds. Returns the new name and the full hash.
+fn name_after_content(out: &Path, function: &str, zip: &Path) -> Result<(String, String), String> {
     let hash = sha256_hex(&std::fs::read(zip).map_err(|e| e.to_string())?);
     let name = format!("{function}-{}.zip", &hash[..12]);
     let stale = |file: &str| {
@@ -204,7 +204,7 @@ fn name_after_content(out: &Path, function: &str, zip: &Path) -> Result<String, 
         }
     }
     std::fs::rename(zip, out.join(&name)).map_err(|e| e.to_string())?;
-    Ok(name)
+    Ok((name, hash))
 }
 
 fn package_config(config: &DistributionConfig, function: &FunctionConfig) -> serde_json::Value {
@@ -366,19 +366,19 @@ fn build(args: PackageArgs) -> Result<bool, String> {
         } else {
             format!("ok ({:.1}% of quota)", size as f64 * 100.0 / quota as f64)
         };
-        let mut name = format!("{}.zip", function.name);
-        if zip.exists() {
-            name = name_after_content(&out, &function.name, &zip)?;
-            let sha256 = sha256_hex(&std::fs::read(out.join(&name)).map_err(|e| e.to_string())?);
-            packages.0.insert(
-                function.name.clone(),
-                cloudfront::template::Package {
-                    key: name.clone(),
-                    sha256,
-                    bytes: size,
-                },
-            );
-        }
+        // A zip over its quota was removed above and is not listed.
+        let name = if zip.exists() {
+            let (key, sha256) = name_after_content(&out, &function.name, &zip)?;
+            let package = cloudfront::template::Package {
+                key: key.clone(),
+                sha256,
+                bytes: size,
+            };
+            packages.0.insert(function.name.clone(), package);
+            key
+        } else {
+            format!("{}.zip", function.name)
+        };
         println!("{name:<44} {size:>12}  {quota:>12}  {verdict}");
     }
     let manifest = out.join(cloudfront::template::PACKAGES_FILE);
