@@ -1,8 +1,9 @@
 //! Parity: every fixture event, run through the extension module exactly as the Lambda Python
 //! runtime calls a handler (event dict in, result dict out), gives what `invoke` gives.
 //!
-//! `scripts/test` builds the module (`cargo build -p edge-python`) and names it in
-//! `ALIEN_EDGE_PYTHON_MODULE`; without it this test says loudly that it was skipped.
+//! `scripts/test` builds the module twice and names the builds: `ALIEN_EDGE_PYTHON_MODULE` (the
+//! origin-request build, every route) and `ALIEN_EDGE_PYTHON_VIEWER_MODULE` (the viewer package's
+//! build, in-place only); without them these tests say loudly that they were skipped.
 
 mod fixture_index;
 
@@ -44,11 +45,54 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
         );
         return;
     };
+    // Fixtures whose expected output does not depend on card data (the module here has no card
+    // store; the ones that read cards run against DynamoDB below).
+    let compared = compare_with_invoke(&module, &fixture_index::all_data_free());
+    assert!(compared >= 25, "only {compared} fixtures compared");
+}
+
+/// The viewer package's module has no typed route: every viewer event must take the in-place
+/// path and still give what `invoke` gives, and an origin-request event gets a clear error.
+#[test]
+fn the_viewer_package_gives_what_invoke_gives_on_every_viewer_fixture() {
+    let Ok(module) = std::env::var("ALIEN_EDGE_PYTHON_VIEWER_MODULE") else {
+        eprintln!(
+            "SKIPPED: ALIEN_EDGE_PYTHON_VIEWER_MODULE is not set (scripts/test builds the viewer module and sets it)"
+        );
+        return;
+    };
+    let viewer: Vec<_> = fixture_index::all_data_free()
+        .into_iter()
+        .filter(|(trigger, _)| trigger.starts_with("viewer-"))
+        .collect();
+    let compared = compare_with_invoke(&module, &viewer);
+    assert!(compared >= 20, "only {compared} viewer fixtures compared");
+
+    let out = python_with_config(
+        &module,
+        serde_json::json!({"site": "alien-cards", "table": "alien-cards"}),
+        "try:\n    alien_edge.origin_request(event('origin-request/css-desktop'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n",
+    );
+    let message = out.as_str().unwrap();
+    assert!(
+        message.contains("viewer-trigger package") && message.contains("origin package"),
+        "{message}"
+    );
+}
+
+/// Runs each case's event through the module as Lambda's Python runtime would and requires what
+/// `invoke` gave (for a bad event, a ValueError that names no path of this machine). Returns how
+/// many were compared.
+fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> usize {
     // The module reads its config beside itself; here, one pointing at the origin's templates.
-    let dir = std::env::temp_dir().join(format!("alien-edge-python-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "alien-edge-python-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let so = dir.join("alien_edge.abi3.so");
-    std::fs::copy(&module, &so).unwrap();
+    std::fs::copy(module, &so).unwrap();
     let config = dir.join("alien_edge.json");
     std::fs::write(
         &config,
@@ -61,9 +105,6 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
     )
     .unwrap();
 
-    // Fixtures whose expected output does not depend on card data (the module here has no card
-    // store; the ones that read cards run against DynamoDB below).
-    let cases = fixture_index::all_data_free();
     let input: String = cases
         .iter()
         .map(|(t, c)| format!("{t}\t{}\n", c.file.display()))
@@ -88,7 +129,7 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
     let results: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
 
     let mut compared = 0;
-    for (_, case) in &cases {
+    for (_, case) in cases {
         let got = &results[case.file.display().to_string()];
         if case.exit() == 2 {
             assert_eq!(
@@ -113,8 +154,8 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
         }
         compared += 1;
     }
-    assert!(compared >= 25, "only {compared} fixtures compared");
     std::fs::remove_dir_all(&dir).unwrap();
+    compared
 }
 
 /// Runs `script` in Python with the module loaded from a directory holding `config`.

@@ -215,6 +215,40 @@ pub enum BodyEncoding {
     Text,
 }
 
+impl BodyAction {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyAction::ReadOnly => "read-only",
+            BodyAction::Replace => "replace",
+        }
+    }
+
+    /// The action a wire name stands for.
+    pub fn from_wire(name: &str) -> Option<BodyAction> {
+        [BodyAction::ReadOnly, BodyAction::Replace]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
+}
+
+impl BodyEncoding {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyEncoding::Base64 => "base64",
+            BodyEncoding::Text => "text",
+        }
+    }
+
+    /// The encoding a wire name stands for.
+    pub fn from_wire(name: &str) -> Option<BodyEncoding> {
+        [BodyEncoding::Base64, BodyEncoding::Text]
+            .into_iter()
+            .find(|e| e.as_str() == name)
+    }
+}
+
 /// `request.origin`: exactly one of `s3` or `custom`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -458,6 +492,20 @@ mod tests {
                         "origin": {"s3": {"authMethod": "none", "customHeaders": {},
                                           "domainName": "o.s3.amazonaws.com", "path": "", "region": "us-east-1"}}}
         }}]})
+    }
+
+    #[test]
+    fn body_names_are_the_wire_names() {
+        for action in [BodyAction::ReadOnly, BodyAction::Replace] {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.as_str());
+            assert_eq!(BodyAction::from_wire(action.as_str()), Some(action));
+        }
+        for encoding in [BodyEncoding::Base64, BodyEncoding::Text] {
+            assert_eq!(serde_json::to_value(encoding).unwrap(), encoding.as_str());
+            assert_eq!(BodyEncoding::from_wire(encoding.as_str()), Some(encoding));
+        }
+        assert_eq!(BodyAction::from_wire("Replace"), None);
+        assert_eq!(BodyEncoding::from_wire("utf-8"), None);
     }
 
     #[test]

@@ -764,6 +764,18 @@ pub fn check_request_header_name(trigger: EventType, name: &str) -> Result<(), E
     Ok(())
 }
 
+/// An origin in a viewer-request event, which CloudFront adds only in origin events. Part of
+/// [`check_event`], for hosts that do not read the origin.
+pub fn check_request_origin(trigger: EventType, has_origin: bool) -> Result<(), EventError> {
+    if trigger == EventType::ViewerRequest && has_origin {
+        return Err(EventError::new(
+            "Records[0].cf.request.origin",
+            "viewer events carry no origin; CloudFront adds it in origin events",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that an event is one CloudFront could send for this trigger: the right shape for its
 /// moment, no geo or device headers in viewer-request, bodies only where Include Body puts them.
 pub fn check_event(trigger: EventType, cf: &Cf) -> Result<(), EventError> {
@@ -796,12 +808,7 @@ pub fn check_event(trigger: EventType, cf: &Cf) -> Result<(), EventError> {
     for name in request.headers.0.keys() {
         check_request_header_name(trigger, name)?;
     }
-    if trigger == EventType::ViewerRequest && request.origin.is_some() {
-        return Err(EventError::new(
-            "Records[0].cf.request.origin",
-            "viewer events carry no origin; CloudFront adds it in origin events",
-        ));
-    }
+    check_request_origin(trigger, request.origin.is_some())?;
     if let Some(body) = &request.body {
         if !trigger.is_request() {
             return Err(EventError::new(

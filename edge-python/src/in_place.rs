@@ -2,18 +2,21 @@
 //! run it, and apply its edits to the dict in place. No JSON, no copy of the whole event: of the
 //! headers, only those the function declares it reads ([`HeaderReads`]) are copied out, and only
 //! those it changed are written back.
+//!
+//! It takes every event except those the typed model must read whole: origin-request events
+//! (they carry the origin, which the function may change) and events whose function needs data.
 
 use edge_functions::EventType;
 use edge_functions::data::Supplied;
 use edge_functions::event::{
-    BodyEncoding, FunctionResult, HeaderEntry, Headers, Request, Response,
+    BodyAction, BodyEncoding, FunctionResult, HeaderEntry, Headers, Request, RequestBody, Response,
 };
 use edge_functions::function::{HeaderNames, HeaderReads};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
 use pyo3::{Borrowed, ffi};
 
 fn bad(trigger: EventType, what: &str) -> PyErr {
@@ -78,7 +81,11 @@ fn owned_or_empty(text: &Option<Bound<'_, PyString>>) -> PyResult<String> {
 }
 
 fn str_or_empty<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<&'a str> {
-    text.as_ref().map(|t| t.to_str()).unwrap_or(Ok(""))
+    Ok(optional_str(text)?.unwrap_or(""))
+}
+
+fn optional_str<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<Option<&'a str>> {
+    text.as_ref().map(|t| t.to_str()).transpose()
 }
 
 /// The header names one trigger's function reads, prepared once as Python strings.
@@ -139,6 +146,52 @@ fn plan(py: Python<'_>, trigger: EventType) -> PyResult<&'static Plan> {
     Ok(&plans[trigger as usize])
 }
 
+/// `obj` as a string: the exact type is checked inline, subclasses through the type's flags.
+fn as_str<'a, 'py>(obj: Borrowed<'a, 'py, PyAny>) -> Option<Borrowed<'a, 'py, PyString>> {
+    obj.cast_exact::<PyString>()
+        .or_else(|_| obj.cast::<PyString>())
+        .ok()
+}
+
+/// Which field of a header entry a key names. `json.loads` makes one string object per distinct
+/// key of a document, so after the first entry the keys are told apart by address.
+struct EntryKeys {
+    key: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+}
+
+enum EntryField {
+    Key,
+    Value,
+    Other,
+}
+
+impl EntryKeys {
+    fn field(&mut self, name: Borrowed<'_, '_, PyAny>) -> PyResult<EntryField> {
+        let ptr = name.as_ptr();
+        if ptr == self.value {
+            return Ok(EntryField::Value);
+        }
+        if ptr == self.key {
+            return Ok(EntryField::Key);
+        }
+        let Some(text) = as_str(name) else {
+            return Ok(EntryField::Other);
+        };
+        Ok(match text.to_str()? {
+            "value" => {
+                self.value = ptr;
+                EntryField::Value
+            }
+            "key" => {
+                self.key = ptr;
+                EntryField::Key
+            }
+            _ => EntryField::Other,
+        })
+    }
+}
+
 /// The headers of `value` that `names` lists (all of them for [`Names::All`]), in one walk over
 /// the whole dict that also refuses what the typed model would refuse in any header, read or
 /// not: names and values that are not strings, entries that are not a list of objects, request
@@ -152,9 +205,12 @@ fn read_headers(
 ) -> PyResult<Headers> {
     let map = dict(value, trigger, path)?;
     let py = map.py();
-    let (key_name, value_name) = (intern!(py, "key"), intern!(py, "value"));
     let refused = |e: edge_functions::event::EventError| bad(trigger, &e.to_string());
     let mut headers = Headers::new();
+    let mut fields = EntryKeys {
+        key: std::ptr::null_mut(),
+        value: std::ptr::null_mut(),
+    };
     let (mut position, mut name, mut entries) = (0, std::ptr::null_mut(), std::ptr::null_mut());
     // A plain walk over borrowed items: this runs on every event, and PyO3's iterators pay for
     // length checks and reference counts on each item.
@@ -167,7 +223,7 @@ fn read_headers(
                 Borrowed::from_ptr(py, entries),
             )
         };
-        let name = name.cast::<PyString>().map_err(|_| {
+        let name = as_str(name).ok_or_else(|| {
             bad(
                 trigger,
                 &format!("`{path}` has a name that is not a string"),
@@ -178,46 +234,50 @@ fn read_headers(
             edge_functions::rules::check_request_header_name(trigger, name).map_err(refused)?;
         }
         let entries = entries
-            .cast::<PyList>()
+            .cast_exact::<PyList>()
+            .or_else(|_| entries.cast::<PyList>())
             .map_err(|_| bad(trigger, &format!("`{path}.{name}` is not an array")))?;
         let copy = names.contains(name);
-        let mut list = Vec::with_capacity(if copy { entries.len() } else { 0 });
-        for index in 0..entries.len() {
+        let count = entries.len();
+        let mut list = Vec::with_capacity(if copy { count } else { 0 });
+        for index in 0..count {
             // SAFETY: as above; `index` is within the list.
             let entry = unsafe {
                 Borrowed::from_ptr(py, ffi::PyList_GetItem(entries.as_ptr(), index as _))
             };
             let entry = entry
-                .cast::<PyDict>()
+                .cast_exact::<PyDict>()
+                .or_else(|_| entry.cast::<PyDict>())
                 .map_err(|_| bad(trigger, &format!("`{path}.{name}[]` is not an object")))?;
-            // SAFETY: both return a borrowed reference (or null when absent), used right away.
-            let (value, key) = unsafe {
-                (
-                    ffi::PyDict_GetItem(entry.as_ptr(), value_name.as_ptr()),
-                    ffi::PyDict_GetItem(entry.as_ptr(), key_name.as_ptr()),
-                )
-            };
-            if value.is_null() {
-                return Err(bad(trigger, &format!("`{path}.{name}[].value` is missing")));
-            }
-            // SAFETY: `value` is a live borrowed object.
-            let value = unsafe { Borrowed::from_ptr(py, value) };
-            let value = value
-                .cast::<PyString>()
-                .map_err(|_| bad(trigger, &format!("`{path}.{name}[].value` is not a string")))?;
-            let key = if key.is_null() {
-                None
-            } else {
-                // SAFETY: `key` is a live borrowed object.
-                let key = unsafe { Borrowed::from_ptr(py, key) };
-                let key = key
-                    .cast::<PyString>()
-                    .map_err(|_| bad(trigger, &format!("`{path}.{name}[].key` is not a string")))?;
-                let key = key.to_str()?;
-                if request {
-                    edge_functions::rules::check_request_header_key(name, key).map_err(refused)?;
+            let (mut value, mut key) = (None, None);
+            let (mut at, mut field, mut item) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: as above, for the entry's dict.
+            while unsafe { ffi::PyDict_Next(entry.as_ptr(), &mut at, &mut field, &mut item) } != 0 {
+                let (field, item) =
+                    unsafe { (Borrowed::from_ptr(py, field), Borrowed::from_ptr(py, item)) };
+                match fields.field(field)? {
+                    EntryField::Value => value = Some(item),
+                    EntryField::Key => key = Some(item),
+                    EntryField::Other => {}
                 }
-                copy.then(|| key.to_owned())
+            }
+            let value = value
+                .ok_or_else(|| bad(trigger, &format!("`{path}.{name}[].value` is missing")))?;
+            let value = as_str(value)
+                .ok_or_else(|| bad(trigger, &format!("`{path}.{name}[].value` is not a string")))?;
+            let key = match key {
+                None => None,
+                Some(key) => {
+                    let key = as_str(key).ok_or_else(|| {
+                        bad(trigger, &format!("`{path}.{name}[].key` is not a string"))
+                    })?;
+                    let key = key.to_str()?;
+                    if request {
+                        edge_functions::rules::check_request_header_key(name, key)
+                            .map_err(refused)?;
+                    }
+                    copy.then(|| key.to_owned())
+                }
             };
             if copy {
                 list.push(HeaderEntry {
@@ -234,78 +294,131 @@ fn read_headers(
     Ok(headers)
 }
 
-/// Python strings for the header names, keys and values functions write on every event (security
-/// headers, cache policies): made once and shared, as a plain-Python handler shares its constants,
-/// so writing them costs no decoding and no hashing. Direct-mapped: a slot keeps the last string
-/// that hashed to it, so per-visitor values (cookies) only take turns in a few slots.
-struct StringCache {
-    slots: Vec<Option<(Box<str>, Py<PyString>)>>,
+/// Headers functions write on many events (security headers, cache policies), kept as Python
+/// objects: writing one again copies its kept entry dicts (CPython copies a small dict's table in
+/// one go) instead of making every string and dict anew, as a plain-Python handler shares its
+/// constants. Direct-mapped on the name and first value: a slot keeps the last header that
+/// mapped to it, so per-visitor values (cookies) only take turns in a few slots. Nothing is
+/// interned: interned strings would live as long as the interpreter.
+struct HeaderCache {
+    slots: Vec<Option<KeptHeader>>,
+}
+
+struct KeptHeader {
+    name: Box<str>,
+    entries: Vec<HeaderEntry>,
+    py_name: Py<PyString>,
+    dicts: Vec<Py<PyDict>>,
 }
 
 const CACHE_SLOTS: usize = 256;
-/// Longer strings are made fresh: they are not the repeated constants this is for.
-const CACHE_MAX_LEN: usize = 512;
+/// Headers longer than this are made fresh: they are not the repeated constants this is for.
+const CACHE_MAX_BYTES: usize = 1024;
 
-static STRINGS: std::sync::Mutex<StringCache> =
-    std::sync::Mutex::new(StringCache { slots: Vec::new() });
+static HEADERS: std::sync::Mutex<HeaderCache> =
+    std::sync::Mutex::new(HeaderCache { slots: Vec::new() });
 
-impl StringCache {
-    /// A cheap slot index from the length and up to 24 bytes of the string; a hit is confirmed by
-    /// comparing the whole string.
-    fn slot(s: &str) -> usize {
-        let b = s.as_bytes();
-        let word = |at: usize| {
-            let mut w = [0u8; 8];
-            let end = (at + 8).min(b.len());
-            if at < end {
-                w[..end - at].copy_from_slice(&b[at..end]);
+/// A cheap hash of the length and up to 24 bytes of a string.
+fn mix(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        let end = (at + 8).min(b.len());
+        if at < end {
+            w[..end - at].copy_from_slice(&b[at..end]);
+        }
+        u64::from_le_bytes(w)
+    };
+    (b.len() as u64)
+        ^ word(0)
+        ^ word(b.len().saturating_sub(8)).rotate_left(21)
+        ^ word(b.len() / 2).rotate_left(42)
+}
+
+/// A fresh dict for one header entry.
+fn entry_dict<'py>(py: Python<'py>, entry: &HeaderEntry) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    if let Some(key) = &entry.key {
+        d.set_item(intern!(py, "key"), key)?;
+    }
+    d.set_item(intern!(py, "value"), &entry.value)?;
+    Ok(d)
+}
+
+/// A new list holding a copy of each dict.
+fn list_of_copies<'py>(py: Python<'py>, dicts: &[Py<PyDict>]) -> PyResult<Bound<'py, PyList>> {
+    // SAFETY: the GIL is held; `PyList_New` gives a new reference (or null with an error set),
+    // and each `PyList_SetItem` takes the new reference `PyDict_Copy` returned, into a slot
+    // within the list's length. A list dropped half-filled frees only the slots it holds.
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(dicts.len() as _))?;
+        for (index, d) in dicts.iter().enumerate() {
+            let copy = ffi::PyDict_Copy(d.as_ptr());
+            if copy.is_null() {
+                return Err(PyErr::fetch(py));
             }
-            u64::from_le_bytes(w)
-        };
-        let mixed = (b.len() as u64)
-            ^ word(0)
-            ^ word(b.len().saturating_sub(8)).rotate_left(21)
-            ^ word(b.len() / 2).rotate_left(42);
-        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % CACHE_SLOTS
+            ffi::PyList_SetItem(list.as_ptr(), index as _, copy);
+        }
+        Ok(list.cast_into_unchecked())
+    }
+}
+
+impl HeaderCache {
+    fn slot(name: &str, entries: &[HeaderEntry]) -> usize {
+        let value = entries.first().map_or(0, |e| mix(&e.value).rotate_left(7));
+        ((mix(name) ^ value).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % CACHE_SLOTS
     }
 
-    fn get<'py>(&mut self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
-        if s.len() > CACHE_MAX_LEN {
-            return PyString::new(py, s);
+    /// The header's name as a Python string and a fresh list of its entries.
+    fn header<'py>(
+        &mut self,
+        py: Python<'py>,
+        name: &str,
+        entries: &[HeaderEntry],
+    ) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyList>)> {
+        let bytes: usize = entries.iter().map(|e| e.value.len()).sum();
+        if bytes > CACHE_MAX_BYTES {
+            let dicts = entries
+                .iter()
+                .map(|e| entry_dict(py, e).map(Bound::unbind))
+                .collect::<PyResult<Vec<_>>>()?;
+            return Ok((PyString::new(py, name), list_of_copies(py, &dicts)?));
         }
         if self.slots.is_empty() {
             self.slots.resize_with(CACHE_SLOTS, || None);
         }
-        let slot = &mut self.slots[Self::slot(s)];
-        match slot {
-            Some((text, string)) if **text == *s => string.bind(py).clone(),
-            _ => {
-                // Not interned: interned strings live as long as the interpreter (3.12+ makes
-                // them immortal), and a step may write a per-visitor value. The cache's own
-                // reference keeps this one, and its hash once computed, until the slot is reused.
-                let string = PyString::new(py, s);
-                *slot = Some((s.into(), string.clone().unbind()));
-                string
-            }
+        let slot = &mut self.slots[Self::slot(name, entries)];
+        if let Some(kept) = slot
+            && *kept.name == *name
+            && kept.entries == entries
+        {
+            return Ok((
+                kept.py_name.bind(py).clone(),
+                list_of_copies(py, &kept.dicts)?,
+            ));
         }
+        let kept = KeptHeader {
+            name: name.into(),
+            entries: entries.to_vec(),
+            py_name: PyString::new(py, name).unbind(),
+            dicts: entries
+                .iter()
+                .map(|e| entry_dict(py, e).map(Bound::unbind))
+                .collect::<PyResult<Vec<_>>>()?,
+        };
+        let written = (
+            kept.py_name.bind(py).clone(),
+            list_of_copies(py, &kept.dicts)?,
+        );
+        *slot = Some(kept);
+        Ok(written)
     }
 }
 
-fn header_list<'py>(
-    py: Python<'py>,
-    strings: &mut StringCache,
-    entries: &[HeaderEntry],
-) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty(py);
-    for entry in entries {
-        let d = PyDict::new(py);
-        if let Some(key) = &entry.key {
-            d.set_item(intern!(py, "key"), strings.get(py, key))?;
-        }
-        d.set_item(intern!(py, "value"), strings.get(py, &entry.value))?;
-        list.append(d)?;
-    }
-    Ok(list)
+fn header_cache() -> std::sync::MutexGuard<'static, HeaderCache> {
+    HEADERS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Whether `value` is the string `want` (both absent counts as equal).
@@ -347,20 +460,23 @@ fn same_entries(current: &Bound<'_, PyAny>, entries: &[HeaderEntry]) -> PyResult
 /// so nothing is copied out and back just to be compared.
 fn write_headers(target: &Bound<'_, PyDict>, read: &Names, after: &Headers) -> PyResult<()> {
     let py = target.py();
-    let mut strings = STRINGS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cache = header_cache();
     for (name, entries) in after.iter() {
-        let key = match read.interned(name) {
-            Some(key) => key.bind(py).clone(),
-            None => strings.get(py, name),
+        // A header the function did not read is one it set: only read ones can be unchanged.
+        let current = match read {
+            Names::All => target.get_item(name.as_str())?,
+            Names::Only(_) => match read.interned(name) {
+                Some(key) => target.get_item(key.bind(py))?,
+                None => None,
+            },
         };
-        let same = match target.get_item(&key)? {
+        let same = match current {
             Some(current) => same_entries(&current, entries)?,
             None => false,
         };
         if !same {
-            target.set_item(key, header_list(py, &mut strings, entries)?)?;
+            let (key, list) = cache.header(py, name, entries)?;
+            target.set_item(key, list)?;
         }
     }
     match read {
@@ -403,11 +519,16 @@ fn headers_dict<'py>(
     }
 }
 
-/// `bodyEncoding` as the wire spells it; absent means text.
-fn encoding_name(encoding: Option<BodyEncoding>) -> &'static str {
-    match encoding.unwrap_or(BodyEncoding::Text) {
-        BodyEncoding::Text => "text",
-        BodyEncoding::Base64 => "base64",
+/// Sets `key` to `value`, or removes it when the value is gone.
+fn set_or_remove(
+    d: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    value: Option<&str>,
+) -> PyResult<()> {
+    match value {
+        Some(value) => d.set_item(key, value),
+        None if d.contains(key)? => d.del_item(key),
+        None => Ok(()),
     }
 }
 
@@ -418,28 +539,93 @@ fn new_response_dict<'py>(py: Python<'py>, response: &Response) -> PyResult<Boun
         d.set_item(intern!(py, "statusDescription"), description)?;
     }
     let headers = PyDict::new(py);
-    let mut strings = STRINGS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut cache = header_cache();
     for (name, entries) in response.headers.iter() {
-        headers.set_item(
-            strings.get(py, name),
-            header_list(py, &mut strings, entries)?,
-        )?;
+        let (key, list) = cache.header(py, name, entries)?;
+        headers.set_item(key, list)?;
     }
     d.set_item(intern!(py, "headers"), headers)?;
     if let Some(body) = &response.body {
         d.set_item(intern!(py, "body"), body)?;
-        d.set_item(
-            intern!(py, "bodyEncoding"),
-            encoding_name(response.body_encoding),
-        )?;
+    }
+    if let Some(encoding) = response.body_encoding {
+        d.set_item(intern!(py, "bodyEncoding"), encoding.as_str())?;
     }
     Ok(d)
 }
 
-/// Handles the event in place when the function needs no data and the event has nothing the fast
-/// path does not read (a body, an origin in a request event); `None` sends it down the JSON path.
+/// `cf.request.body`, as Include Body exposes it.
+fn read_request_body(value: &Bound<'_, PyAny>, trigger: EventType) -> PyResult<RequestBody> {
+    let path = "cf.request.body";
+    let d = dict(value, trigger, path)?;
+    let py = d.py();
+    let input_truncated = match d.get_item(intern!(py, "inputTruncated"))? {
+        None => false,
+        Some(v) => v
+            .cast::<PyBool>()
+            .map_err(|_| {
+                bad(
+                    trigger,
+                    &format!("`{path}.inputTruncated` is not a boolean"),
+                )
+            })?
+            .is_true(),
+    };
+    let action = match optional_text(&d, intern!(py, "action"), trigger, path)? {
+        None => BodyAction::default(),
+        Some(name) => BodyAction::from_wire(name.to_str()?).ok_or_else(|| {
+            bad(
+                trigger,
+                &format!("`{path}.action` is `{name}`, not `read-only` or `replace`"),
+            )
+        })?,
+    };
+    let encoding = match optional_text(&d, intern!(py, "encoding"), trigger, path)? {
+        None => BodyEncoding::default(),
+        Some(name) => encoding(&name, trigger, &format!("{path}.encoding"))?,
+    };
+    Ok(RequestBody {
+        input_truncated,
+        action,
+        encoding,
+        data: owned_or_empty(&optional_text(&d, intern!(py, "data"), trigger, path)?)?,
+        extra: Default::default(),
+    })
+}
+
+fn encoding(name: &Bound<'_, PyString>, trigger: EventType, path: &str) -> PyResult<BodyEncoding> {
+    BodyEncoding::from_wire(name.to_str()?).ok_or_else(|| {
+        bad(
+            trigger,
+            &format!("`{path}` is `{name}`, not `base64` or `text`"),
+        )
+    })
+}
+
+/// Writes the function's request body over the event's, keeping fields the model does not know.
+fn write_request_body(request: &Bound<'_, PyDict>, body: Option<&RequestBody>) -> PyResult<()> {
+    let py = request.py();
+    let key = intern!(py, "body");
+    let Some(body) = body else {
+        return set_or_remove(request, key, None);
+    };
+    let d = match request.get_item(key)?.map(|b| b.cast_into::<PyDict>()) {
+        Some(Ok(d)) => d,
+        _ => {
+            let d = PyDict::new(py);
+            request.set_item(key, &d)?;
+            d
+        }
+    };
+    d.set_item(intern!(py, "inputTruncated"), body.input_truncated)?;
+    d.set_item(intern!(py, "action"), body.action.as_str())?;
+    d.set_item(intern!(py, "encoding"), body.encoding.as_str())?;
+    d.set_item(intern!(py, "data"), &body.data)?;
+    Ok(())
+}
+
+/// Handles the event in place unless the typed model must read it whole: an origin-request event
+/// (it carries the origin) or one whose function needs data. `None` sends it down the typed route.
 pub(crate) fn handle(
     py: Python<'_>,
     trigger: EventType,
@@ -447,6 +633,7 @@ pub(crate) fn handle(
 ) -> PyResult<Option<Py<PyAny>>> {
     let host = crate::host(py)?;
     let plan = plan(py, trigger)?;
+    let refused = |e: edge_functions::event::EventError| bad(trigger, &e.to_string());
     let event = dict(event, trigger, "event")?;
     let records = item(&event, intern!(py, "Records"), trigger, "event")?;
     let records = records
@@ -481,15 +668,20 @@ pub(crate) fn handle(
         trigger,
         "cf.request",
     )?;
-    if request_dict.contains(intern!(py, "body"))?
-        || (trigger.is_request() && request_dict.contains(intern!(py, "origin"))?)
-    {
+    // Response events carry the origin too; their functions cannot change it, so it stays as is.
+    let has_origin = request_dict.contains(intern!(py, "origin"))?;
+    edge_functions::rules::check_request_origin(trigger, has_origin).map_err(refused)?;
+    if has_origin && trigger == EventType::OriginRequest {
         return Ok(None);
     }
     let path = "cf.request";
     let uri = text(&request_dict, intern!(py, "uri"), trigger, path)?;
     let querystring = optional_text(&request_dict, intern!(py, "querystring"), trigger, path)?;
     let request_headers = request_dict.get_item(intern!(py, "headers"))?;
+    let body = request_dict
+        .get_item(intern!(py, "body"))?
+        .map(|b| read_request_body(&b, trigger))
+        .transpose()?;
     let request = Request {
         client_ip: owned(&text(
             &request_dict,
@@ -504,9 +696,10 @@ pub(crate) fn handle(
             Some(h) => read_headers(h, &plan.request, trigger, "cf.request.headers", true)?,
             None => Headers::new(),
         },
+        body: body.clone(),
         ..Default::default()
     };
-    let (response_dict, response, status) = if trigger.is_request() {
+    let (response_dict, response, before) = if trigger.is_request() {
         (None, None, None)
     } else {
         let d = dict(
@@ -514,24 +707,26 @@ pub(crate) fn handle(
             trigger,
             "cf.response",
         )?;
-        if d.contains(intern!(py, "body"))? {
-            return Ok(None);
-        }
         let path = "cf.response";
         let status = text(&d, intern!(py, "status"), trigger, path)?;
+        let description = optional_text(&d, intern!(py, "statusDescription"), trigger, path)?;
+        let body = optional_text(&d, intern!(py, "body"), trigger, path)?;
+        let body_encoding = optional_text(&d, intern!(py, "bodyEncoding"), trigger, path)?
+            .map(|name| encoding(&name, trigger, "cf.response.bodyEncoding"))
+            .transpose()?;
         let response = Response {
             status: owned(&status)?,
-            status_description: optional_text(&d, intern!(py, "statusDescription"), trigger, path)?
-                .as_ref()
-                .map(owned)
-                .transpose()?,
+            status_description: description.as_ref().map(owned).transpose()?,
             headers: match d.get_item(intern!(py, "headers"))? {
                 Some(h) => read_headers(&h, &plan.response, trigger, "cf.response.headers", false)?,
                 None => Headers::new(),
             },
+            body: body.as_ref().map(owned).transpose()?,
+            body_encoding,
             ..Default::default()
         };
-        (Some(d), Some(response), Some(status))
+        let before = (status, description, body, body_encoding);
+        (Some(d), Some(response), Some(before))
     };
     let typed = edge_functions::event::Cf {
         config: edge_functions::event::Config {
@@ -542,9 +737,8 @@ pub(crate) fn handle(
         response,
         extra: Default::default(),
     };
-    // The same refusals as the JSON path: what CloudFront never sends is a bad event.
-    edge_functions::rules::check_event(trigger, &typed)
-        .map_err(|e| bad(trigger, &e.to_string()))?;
+    // The same refusals as the typed route: what CloudFront never sends is a bad event.
+    edge_functions::rules::check_event(trigger, &typed).map_err(refused)?;
     if !host.functions.needs(trigger, &typed).is_empty() {
         return Ok(None);
     }
@@ -564,26 +758,30 @@ pub(crate) fn handle(
                 let headers = headers_dict(&request_dict, trigger, "cf.request.headers")?;
                 write_headers(&headers, &plan.request, &edited.headers)?;
             }
+            if edited.body != body {
+                write_request_body(&request_dict, edited.body.as_ref())?;
+            }
             request_dict.into_any().unbind()
         }
-        FunctionResult::Response(updated) => match (response_dict, status) {
-            (Some(d), Some(status)) => {
+        FunctionResult::Response(updated) => match (response_dict, before) {
+            (Some(d), Some((status, description, body, body_encoding))) => {
                 if updated.status != status.to_str()? {
                     d.set_item(intern!(py, "status"), &updated.status)?;
-                    if let Some(description) = &updated.status_description {
-                        d.set_item(intern!(py, "statusDescription"), description)?;
-                    }
+                }
+                if updated.status_description.as_deref() != optional_str(&description)? {
+                    let description = updated.status_description.as_deref();
+                    set_or_remove(&d, intern!(py, "statusDescription"), description)?;
                 }
                 if d.contains(intern!(py, "headers"))? || !updated.headers.0.is_empty() {
                     let headers = headers_dict(&d, trigger, "cf.response.headers")?;
                     write_headers(&headers, &plan.response, &updated.headers)?;
                 }
-                if let Some(body) = &updated.body {
-                    d.set_item(intern!(py, "body"), body)?;
-                    d.set_item(
-                        intern!(py, "bodyEncoding"),
-                        encoding_name(updated.body_encoding),
-                    )?;
+                if updated.body.as_deref() != optional_str(&body)? {
+                    set_or_remove(&d, intern!(py, "body"), updated.body.as_deref())?;
+                }
+                if updated.body_encoding != body_encoding {
+                    let encoding = updated.body_encoding.map(BodyEncoding::as_str);
+                    set_or_remove(&d, intern!(py, "bodyEncoding"), encoding)?;
                 }
                 d.into_any().unbind()
             }

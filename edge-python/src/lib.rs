@@ -6,9 +6,10 @@
 //! region, where the templates are) is `alien_edge.json` beside the module, read once, on the
 //! first event. `ALIEN_EDGE_CONFIG` may name another file, for local tests.
 //!
-//! Events the functions can answer without data are handled in place (`in_place`): the headers a
-//! function reads are copied out, its edits written back into the dict. Events that need data (or
-//! carry a body) cross as JSON, the same code path as `invoke`.
+//! Events are handled in place (`in_place`): the headers a function reads are copied out, its
+//! edits written back into the dict. Origin-request events (they carry the origin) and events
+//! whose function needs data cross as JSON into the typed model, the same code path as `invoke`:
+//! that route is in origin packages only (feature `typed-route`), and viewer packages stay small.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,18 +17,18 @@ use std::sync::OnceLock;
 
 use edge_functions::EventType;
 use edge_functions::alien_cards;
-use edge_functions::data::{CardStore, DirTemplates, KeptTemplates, Supplied};
+#[cfg(feature = "typed-route")]
+use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
 use edge_functions::function::EdgeFunctions;
-use edge_functions::runner;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::PyModule;
 use serde::Deserialize;
 
-/// `alien_edge.json`, written by `alien-edge package`.
+/// `alien_edge.json`, written by `alien-edge package`. A viewer package reads the same file (and
+/// refuses what an origin package refuses) but has no use for the data fields.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(not(feature = "typed-route"), allow(dead_code))]
 struct PackageConfig {
     site: String,
     /// The card table and, per AWS_REGION, its replicas nearest first.
@@ -48,16 +49,17 @@ fn default_templates() -> String {
 
 pub(crate) struct Host {
     pub(crate) functions: EdgeFunctions,
+    #[cfg(feature = "typed-route")]
     store: Box<dyn CardStore>,
+    #[cfg(feature = "typed-route")]
     templates: KeptTemplates<DirTemplates>,
 }
 
 static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
-static JSON: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
 /// A store for packages built without a card store: every query fails cleanly, so a page
 /// function answers its 503 page rather than crashing.
-#[cfg(not(feature = "dynamodb"))]
+#[cfg(all(feature = "typed-route", not(feature = "dynamodb")))]
 mod no_store {
     use edge_functions::data::{Card, CardStore, DataError};
 
@@ -97,10 +99,13 @@ fn load_host(path: &Path) -> Result<Host, String> {
         "alien-cards" => alien_cards::functions(),
         other => return Err(format!("this module has no site `{other}`")),
     };
+    #[cfg(feature = "typed-route")]
     let dir = path.parent().unwrap_or(Path::new("."));
     Ok(Host {
         functions,
+        #[cfg(feature = "typed-route")]
         store: store(&config)?,
+        #[cfg(feature = "typed-route")]
         templates: KeptTemplates::new(DirTemplates::new(dir.join(&config.templates))),
     })
 }
@@ -127,7 +132,7 @@ fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
     ))?))
 }
 
-#[cfg(not(feature = "dynamodb"))]
+#[cfg(all(feature = "typed-route", not(feature = "dynamodb")))]
 fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
     let _ = (&config.table, &config.replicas, &config.endpoints);
     Ok(Box::new(no_store::NoStore))
@@ -149,41 +154,76 @@ pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
     }
 }
 
-fn json(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
-    Ok(JSON
-        .get_or_try_init(py, || py.import("json").map(|m| m.unbind()))?
-        .bind(py))
+/// Runs one trigger's function on a Lambda@Edge event dict and returns the result dict: in place
+/// when it can, else through the typed model.
+fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    match in_place::handle(py, trigger, event)? {
+        Some(result) => Ok(result),
+        None => typed_route::handle(py, trigger, event),
+    }
 }
 
-/// Runs one trigger's function on a Lambda@Edge event dict and returns the result dict.
-///
-/// Functions that need no data (the viewer triggers, and origin-response on a successful
-/// answer) take the fast path: the fields they read are copied out of the dict, and their edits
-/// are written back into it, as a Python handler would do. Everything else crosses as JSON.
-fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    if let Some(result) = in_place::handle(py, trigger, event)? {
-        return Ok(result);
+/// The event as JSON into the typed model and the result back, with the data its function needs.
+#[cfg(feature = "typed-route")]
+mod typed_route {
+    use super::*;
+    use edge_functions::data::Supplied;
+    use edge_functions::runner;
+    use pyo3::exceptions::PyValueError;
+    use pyo3::sync::PyOnceLock;
+    use pyo3::types::PyModule;
+
+    static JSON: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+    fn json(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+        Ok(JSON
+            .get_or_try_init(py, || py.import("json").map(|m| m.unbind()))?
+            .bind(py))
     }
-    let host = host(py)?;
-    let json = json(py)?;
-    let text: String = json.call_method1("dumps", (event,))?.extract()?;
-    let cf = runner::read_event(trigger, text.as_bytes())
-        .map_err(|e| PyValueError::new_err(format!("bad {trigger} event: {e}")))?;
-    let needs = host.functions.needs(trigger, &cf);
-    let result = py.detach(|| {
-        let data = if needs.is_empty() {
-            Supplied::default()
-        } else {
-            Supplied::fetch(&needs, host.store.as_ref(), &host.templates)
-        };
-        host.functions.run_owned(trigger, cf, &data)
-    });
-    let result = result
-        .map_err(|e| PyRuntimeError::new_err(format!("the {trigger} function failed: {e}")))?;
-    let out = serde_json::to_string(&result).map_err(|e| {
-        PyRuntimeError::new_err(format!("the {trigger} result cannot be written: {e}"))
-    })?;
-    Ok(json.call_method1("loads", (out,))?.unbind())
+
+    pub(crate) fn handle(
+        py: Python<'_>,
+        trigger: EventType,
+        event: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let host = host(py)?;
+        let json = json(py)?;
+        let text: String = json.call_method1("dumps", (event,))?.extract()?;
+        let cf = runner::read_event(trigger, text.as_bytes())
+            .map_err(|e| PyValueError::new_err(format!("bad {trigger} event: {e}")))?;
+        let needs = host.functions.needs(trigger, &cf);
+        let result = py.detach(|| {
+            let data = if needs.is_empty() {
+                Supplied::default()
+            } else {
+                Supplied::fetch(&needs, host.store.as_ref(), &host.templates)
+            };
+            host.functions.run_owned(trigger, cf, &data)
+        });
+        let result = result
+            .map_err(|e| PyRuntimeError::new_err(format!("the {trigger} function failed: {e}")))?;
+        let out = serde_json::to_string(&result).map_err(|e| {
+            PyRuntimeError::new_err(format!("the {trigger} result cannot be written: {e}"))
+        })?;
+        Ok(json.call_method1("loads", (out,))?.unbind())
+    }
+}
+
+/// A viewer package has no typed route: the events that need it are not viewer events.
+#[cfg(not(feature = "typed-route"))]
+mod typed_route {
+    use super::*;
+
+    pub(crate) fn handle(
+        _py: Python<'_>,
+        trigger: EventType,
+        _event: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        Err(PyRuntimeError::new_err(format!(
+            "this is a viewer-trigger package: it cannot run {trigger} events that carry an \
+             origin or whose function reads data; attach the origin package to origin triggers"
+        )))
+    }
 }
 
 mod in_place;
