@@ -135,8 +135,16 @@ impl Variant {
     fn features(self) -> Option<&'static str> {
         match self {
             Variant::Light => None,
-            Variant::Pages => Some("pages"),
-            Variant::DynamoDb => Some("dynamodb"),
+            Variant::Pages => Some("pages,mimalloc"),
+            Variant::DynamoDb => Some("dynamodb,mimalloc"),
+        }
+    }
+
+    /// Viewer packages are built small (1 MB quota), origin packages fast (50 MB).
+    fn profile(self) -> &'static str {
+        match self {
+            Variant::Light => "edge",
+            Variant::Pages | Variant::DynamoDb => "edge-origin",
         }
     }
 }
@@ -157,7 +165,7 @@ fn build_wheel(bin: &Path, out: &Path, variant: Variant) -> Result<PathBuf, Stri
         .args([
             "build",
             "--profile",
-            "edge",
+            variant.profile(),
             "--zig",
             "--compatibility",
             "manylinux2014",
@@ -226,7 +234,7 @@ fn bootstrap(bin: &Path, out: &Path, origin_dir: &Path) -> Result<bool, String> 
                 "build",
                 "--quiet",
                 "--profile",
-                "edge",
+                "edge-origin",
                 "-p",
                 "edge-lambda",
                 "--features",
@@ -234,7 +242,7 @@ fn bootstrap(bin: &Path, out: &Path, origin_dir: &Path) -> Result<bool, String> 
             ]),
         "cargo build bootstrap",
     )?;
-    let binary = root().join("target/edge/bootstrap");
+    let binary = root().join("target/edge-origin/bootstrap");
     // provided.al2023 has glibc 2.34: refuse a binary that needs a newer one.
     let symbols = Command::new("objdump").arg("-T").arg(&binary).output();
     if let Ok(symbols) = symbols {

@@ -80,6 +80,42 @@ fn the_viewer_package_gives_what_invoke_gives_on_every_viewer_fixture() {
     );
 }
 
+/// A package config the module cannot use is refused on the first event with what is wrong,
+/// as a RuntimeError (Lambda reports it; CloudFront answers 503), never a crash.
+#[test]
+fn a_bad_package_config_is_refused_clearly() {
+    let Ok(module) = std::env::var("ALIEN_EDGE_PYTHON_VIEWER_MODULE") else {
+        eprintln!("SKIPPED: ALIEN_EDGE_PYTHON_VIEWER_MODULE is not set");
+        return;
+    };
+    let script = "try:\n    alien_edge.viewer_request(event('viewer-request/pretty-url'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n";
+    for (config, wanted) in [
+        (
+            serde_json::json!({"site": "alien-cards", "table": "t", "tabel": "t"}),
+            "unknown field `tabel`",
+        ),
+        (
+            serde_json::json!({"site": "alien-cards"}),
+            "`table` is missing",
+        ),
+        (
+            serde_json::json!({"site": "alien-cards", "table": 7}),
+            "`table` is not a string",
+        ),
+        (
+            serde_json::json!({"site": "other-site", "table": "t"}),
+            "no site `other-site`",
+        ),
+    ] {
+        let out = python_with_config(&module, config, script);
+        let message = out.as_str().unwrap();
+        assert!(
+            message.contains("alien_edge is not configured") && message.contains(wanted),
+            "{message}"
+        );
+    }
+}
+
 /// Runs each case's event through the module as Lambda's Python runtime would and requires what
 /// `invoke` gave (for a bad event, a ValueError that names no path of this machine). Returns how
 /// many were compared.

@@ -11,7 +11,13 @@ cost measured by an empty handler and taken off. For each case three handlers:
   exactly what the module returns on the fixture;
 - the Rust extension module.
 
-Run (after `cargo build --release -p edge-python`, or `alien-edge package`):
+The handlers take turns within each round, and the figure is the median over rounds of each
+round's difference, so that a machine that slows down for a while slows all of them alike.
+
+Run it on what ships (after `alien-edge package`: the viewer-request zip's module for the
+viewer-request case, the origin-response zip's for the origin-response case):
+    python3 benches/anchors/python-host.py target/package
+or on one built module for both (after `cargo build --release -p edge-python --features pages`):
     python3 benches/anchors/python-host.py target/release/libalien_edge.so
 """
 import importlib.util
@@ -23,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -129,31 +136,56 @@ def equivalent_origin_response(event, context):
 
 
 def load_module(path):
+    """Loads a module (a built `.so`, or the one inside a package zip) with a config beside it."""
     tmp = pathlib.Path(tempfile.mkdtemp())
     so = tmp / "alien_edge.abi3.so"
-    so.write_bytes(pathlib.Path(path).read_bytes())
+    if str(path).endswith(".zip"):
+        with zipfile.ZipFile(path) as z:
+            so.write_bytes(z.read("alien_edge.abi3.so"))
+    else:
+        so.write_bytes(pathlib.Path(path).read_bytes())
     (tmp / "alien_edge.json").write_text(json.dumps(
         {"site": "alien-cards", "table": "alien-cards", "templates": str(ROOT / "origin-site" / "templates")}))
     os.environ["ALIEN_EDGE_CONFIG"] = str(tmp / "alien_edge.json")
     spec = importlib.util.spec_from_file_location("alien_edge", so)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    return module, tmp
 
 
-def per_event_ns(handler, text, rounds=5, n=60_000):
-    """Median over rounds of the mean time of one call on a freshly loaded event."""
+def modules_for(arg):
+    """(module for viewer-request, module for origin-response, how they were chosen)."""
+    path = pathlib.Path(arg)
+    if path.is_dir():
+        manifest = json.loads((path / "packages.json").read_text())
+        zips = {trigger: path / next(p["key"] for name, p in manifest.items() if name.endswith(trigger))
+                for trigger in ("viewer-request", "origin-response")}
+        return (load_module(zips["viewer-request"]), load_module(zips["origin-response"]),
+                f"the shipped modules: {zips['viewer-request'].name}, {zips['origin-response'].name}")
+    loaded = load_module(path)
+    return loaded, loaded, f"one module for both: {path}"
+
+
+def per_event_ns(handler, text, n=20_000):
+    """The mean time of one call on a freshly loaded event, over `n` calls."""
     loads, clock = json.loads, time.perf_counter_ns
-    results = []
+    total = 0
+    for _ in range(n):
+        event = loads(text)
+        start = clock()
+        handler(event, None)
+        total += clock() - start
+    return total / n
+
+
+def compare(handlers, text, rounds=15):
+    """Per handler, the median over rounds of its cost minus the first (empty) handler's, the
+    handlers taking turns within each round."""
+    times = [[] for _ in handlers]
     for _ in range(rounds):
-        total = 0
-        for _ in range(n):
-            event = loads(text)
-            start = clock()
-            handler(event, None)
-            total += clock() - start
-        results.append(total / n)
-    return statistics.median(results)
+        for i, handler in enumerate(handlers):
+            times[i].append(per_event_ns(handler, text))
+    return [statistics.median(t[r] - times[0][r] for r in range(rounds)) for t in times[1:]]
 
 
 def empty_handler(event, context):
@@ -172,31 +204,29 @@ def cold_start_ms(code, env, runs=30):
 
 
 def main():
-    module = load_module(sys.argv[1])
+    (viewer, viewer_dir), (origin, _), chosen = modules_for(sys.argv[1])
     env = dict(os.environ)
-    so_dir = str(pathlib.Path(os.environ["ALIEN_EDGE_CONFIG"]).parent)
     event = (FIXTURES / "viewer-request" / "pretty-url.json").read_text()
     handle = f"import json; e = json.loads({event!r}); "
     bare = cold_start_ms("pass", env)
     plain = cold_start_ms(handle + "r = e['Records'][0]['cf']['request']; r['uri'] = '/card/da8398f4'", env)
-    ours = cold_start_ms(f"import sys; sys.path.insert(0, {so_dir!r}); " + handle
+    env["ALIEN_EDGE_CONFIG"] = str(viewer_dir / "alien_edge.json")
+    ours = cold_start_ms(f"import sys; sys.path.insert(0, {str(viewer_dir)!r}); " + handle
                          + "import alien_edge; alien_edge.viewer_request(e, None)", env)
+    print(f"python {sys.version.split()[0]}; {chosen}")
     print(f"cold start (median of 30 fresh processes): bare {bare:.1f} ms, plain handler {plain:.1f} ms, "
           f"Rust module {ours:.1f} ms (+{ours - plain:.1f} ms over the plain handler)")
     cases = [
         ("viewer-request/pretty-url", rewrite_only_viewer_request, equivalent_viewer_request,
-         module.viewer_request),
+         viewer.viewer_request),
         ("origin-response/static-css-gets-cache-control", rewrite_only_origin_response,
-         equivalent_origin_response, module.origin_response),
+         equivalent_origin_response, origin.origin_response),
     ]
-    print(f"python {sys.version.split()[0]}")
     for name, rewrite, equivalent, ours in cases:
         text = (FIXTURES / f"{name}.json").read_text()
         # The port must do what the module does, or the comparison means nothing.
         assert equivalent(json.loads(text), None) == ours(json.loads(text), None), name
-        timer = per_event_ns(empty_handler, text)
-        rewrite_ns, equivalent_ns, ours_ns = (per_event_ns(h, text) - timer
-                                              for h in (rewrite, equivalent, ours))
+        rewrite_ns, equivalent_ns, ours_ns = compare([empty_handler, rewrite, equivalent, ours], text)
         print(f"{name}: rewrite only {rewrite_ns / 1000:.2f} us, plain-Python equivalent "
               f"{equivalent_ns / 1000:.2f} us, Rust module {ours_ns / 1000:.2f} us "
               f"(+{(ours_ns - equivalent_ns) / 1000:.2f} us over the equivalent, "

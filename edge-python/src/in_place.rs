@@ -17,21 +17,27 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
-use pyo3::{Borrowed, ffi};
+use pyo3::{Borrowed, PyTypeInfo, ffi};
 
 fn bad(trigger: EventType, what: &str) -> PyErr {
     PyValueError::new_err(format!("bad {trigger} event: {what}"))
 }
 
+/// `value` as a `T`. `json.loads` makes exact dicts, lists and strings, whose type is checked
+/// inline; a subclass is checked through the type's flags, a call under the stable ABI.
+fn cast_into<'py, T: PyTypeInfo>(value: Bound<'py, PyAny>) -> Option<Bound<'py, T>> {
+    match value.cast_into_exact::<T>() {
+        Ok(value) => Some(value),
+        Err(e) => e.into_inner().cast_into::<T>().ok(),
+    }
+}
+
 fn dict<'py>(
-    value: &Bound<'py, PyAny>,
+    value: Bound<'py, PyAny>,
     trigger: EventType,
     what: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    value
-        .cast::<PyDict>()
-        .cloned()
-        .map_err(|_| bad(trigger, &format!("`{what}` is not an object")))
+    cast_into::<PyDict>(value).ok_or_else(|| bad(trigger, &format!("`{what}` is not an object")))
 }
 
 fn item<'py>(
@@ -53,9 +59,8 @@ fn optional_text<'py>(
 ) -> PyResult<Option<Bound<'py, PyString>>> {
     d.get_item(key)?
         .map(|value| {
-            value
-                .cast_into::<PyString>()
-                .map_err(|_| bad(trigger, &format!("`{path}.{key}` is not a string")))
+            cast_into::<PyString>(value)
+                .ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is not a string")))
         })
         .transpose()
 }
@@ -111,14 +116,6 @@ impl Names {
         match self {
             Names::All => true,
             Names::Only(names) => names.iter().any(|(n, _)| n == name),
-        }
-    }
-
-    /// The prepared Python string for a header name the function reads.
-    fn interned(&self, name: &str) -> Option<&Py<PyString>> {
-        match self {
-            Names::All => None,
-            Names::Only(names) => names.iter().find(|(n, _)| n == name).map(|(_, k)| k),
         }
     }
 }
@@ -192,21 +189,68 @@ impl EntryKeys {
     }
 }
 
+/// The Python strings of the headers copied out, so that the function's result is compared with
+/// them directly instead of being looked up again. Borrowed: valid while the headers dict is
+/// unchanged (see [`write_headers`]).
+#[derive(Default)]
+struct Copied {
+    /// Name, and the range of its entries in `entries`.
+    headers: Vec<(*const str, std::ops::Range<usize>)>,
+    /// Each entry's value and key (null when it has none).
+    entries: Vec<(*mut ffi::PyObject, *mut ffi::PyObject)>,
+}
+
+impl Copied {
+    /// Whether the event had exactly `entries` under `name`.
+    fn unchanged(&self, py: Python<'_>, name: &str, entries: &[HeaderEntry]) -> PyResult<bool> {
+        // SAFETY: the names and strings are borrowed from the headers dict, unchanged since the walk.
+        let Some((_, range)) = self.headers.iter().find(|(n, _)| unsafe { &**n } == name) else {
+            return Ok(false);
+        };
+        if range.len() != entries.len() {
+            return Ok(false);
+        }
+        let is = |object: *mut ffi::PyObject, want: &str| -> PyResult<bool> {
+            // SAFETY: as above; the walk checked that each is a string.
+            let text = unsafe { Borrowed::from_ptr(py, object).cast_unchecked::<PyString>() };
+            Ok(text.to_str()? == want)
+        };
+        for (&(value, key), entry) in self.entries[range.clone()].iter().zip(entries) {
+            let same_key = match (&entry.key, key.is_null()) {
+                (None, true) => true,
+                (Some(k), false) => is(key, k)?,
+                _ => false,
+            };
+            if !same_key || !is(value, &entry.value)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// The headers of `value` that `names` lists (all of them for [`Names::All`]), in one walk over
 /// the whole dict that also refuses what the typed model would refuse in any header, read or
 /// not: names and values that are not strings, entries that are not a list of objects, request
 /// keys that do not match their name, and geo or device headers in viewer-request.
 fn read_headers(
-    value: &Bound<'_, PyAny>,
+    map: &Bound<'_, PyDict>,
     names: &Names,
     trigger: EventType,
     path: &str,
     request: bool,
-) -> PyResult<Headers> {
-    let map = dict(value, trigger, path)?;
+) -> PyResult<(Headers, Copied)> {
     let py = map.py();
     let refused = |e: edge_functions::event::EventError| bad(trigger, &e.to_string());
     let mut headers = Headers::new();
+    let copying = match names {
+        Names::All => map.len(),
+        Names::Only(names) => names.len(),
+    };
+    let mut copied = Copied {
+        headers: Vec::with_capacity(copying),
+        entries: Vec::with_capacity(copying),
+    };
     let mut fields = EntryKeys {
         key: std::ptr::null_mut(),
         value: std::ptr::null_mut(),
@@ -239,6 +283,7 @@ fn read_headers(
             .map_err(|_| bad(trigger, &format!("`{path}.{name}` is not an array")))?;
         let copy = names.contains(name);
         let count = entries.len();
+        let first = copied.entries.len();
         let mut list = Vec::with_capacity(if copy { count } else { 0 });
         for index in 0..count {
             // SAFETY: as above; `index` is within the list.
@@ -265,6 +310,7 @@ fn read_headers(
                 .ok_or_else(|| bad(trigger, &format!("`{path}.{name}[].value` is missing")))?;
             let value = as_str(value)
                 .ok_or_else(|| bad(trigger, &format!("`{path}.{name}[].value` is not a string")))?;
+            let key_object = key.map_or(std::ptr::null_mut(), |k| k.as_ptr());
             let key = match key {
                 None => None,
                 Some(key) => {
@@ -285,13 +331,17 @@ fn read_headers(
                     value: value.to_str()?.to_owned(),
                     extra: Default::default(),
                 });
+                copied.entries.push((value.as_ptr(), key_object));
             }
         }
         if copy {
             headers.0.insert(name.to_owned(), list);
+            copied
+                .headers
+                .push((name as *const str, first..copied.entries.len()));
         }
     }
-    Ok(headers)
+    Ok((headers, copied))
 }
 
 /// Headers functions write on many events (security headers, cache policies), kept as Python
@@ -421,60 +471,22 @@ fn header_cache() -> std::sync::MutexGuard<'static, HeaderCache> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Whether `value` is the string `want` (both absent counts as equal).
-fn is_str(value: Option<Bound<'_, PyAny>>, want: Option<&str>) -> PyResult<bool> {
-    Ok(match (value, want) {
-        (None, None) => true,
-        (Some(value), Some(want)) => match value.cast::<PyString>() {
-            Ok(s) => s.to_str()? == want,
-            Err(_) => false,
-        },
-        _ => false,
-    })
-}
-
-/// Whether a header's entries in the dict are exactly `entries`.
-fn same_entries(current: &Bound<'_, PyAny>, entries: &[HeaderEntry]) -> PyResult<bool> {
-    let Ok(list) = current.cast::<PyList>() else {
-        return Ok(false);
-    };
-    if list.len() != entries.len() {
-        return Ok(false);
-    }
-    let py = list.py();
-    for (item, entry) in list.iter().zip(entries) {
-        let Ok(d) = item.cast::<PyDict>() else {
-            return Ok(false);
-        };
-        if !is_str(d.get_item(intern!(py, "value"))?, Some(&entry.value))?
-            || !is_str(d.get_item(intern!(py, "key"))?, entry.key.as_deref())?
-        {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 /// Brings the headers dict to what the function left: each header that differs is replaced, and
 /// each header it read and no longer has is removed. Headers it did not read stay as they were,
 /// so nothing is copied out and back just to be compared.
-fn write_headers(target: &Bound<'_, PyDict>, read: &Names, after: &Headers) -> PyResult<()> {
+fn write_headers(
+    target: &Bound<'_, PyDict>,
+    read: &Names,
+    copied: &Copied,
+    after: &Headers,
+) -> PyResult<()> {
     let py = target.py();
     let mut cache = header_cache();
     for (name, entries) in after.iter() {
         // A header the function did not read is one it set: only read ones can be unchanged.
-        let current = match read {
-            Names::All => target.get_item(name.as_str())?,
-            Names::Only(_) => match read.interned(name) {
-                Some(key) => target.get_item(key.bind(py))?,
-                None => None,
-            },
-        };
-        let same = match current {
-            Some(current) => same_entries(&current, entries)?,
-            None => false,
-        };
-        if !same {
+        // Writing a header frees only its own old entries: the names (the dict keeps its key
+        // objects) and every other header's entries that `copied` borrows stay alive.
+        if !copied.unchanged(py, name, entries)? {
             let (key, list) = cache.header(py, name, entries)?;
             target.set_item(key, list)?;
         }
@@ -502,21 +514,33 @@ fn write_headers(target: &Bound<'_, PyDict>, read: &Names, after: &Headers) -> P
     Ok(())
 }
 
-/// The `headers` dict of a request or response dict, created when it has none.
+/// The `headers` dict of a request or response dict: the one it had, or a new one.
 fn headers_dict<'py>(
     owner: &Bound<'py, PyDict>,
-    trigger: EventType,
-    path: &str,
+    existing: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let py = owner.py();
-    match owner.get_item(intern!(py, "headers"))? {
-        Some(h) => dict(&h, trigger, path),
+    match existing {
+        Some(h) => Ok(h),
         None => {
+            let py = owner.py();
             let h = PyDict::new(py);
             owner.set_item(intern!(py, "headers"), &h)?;
             Ok(h)
         }
     }
+}
+
+/// The `headers` dict of a request or response dict, if it has one.
+fn optional_headers<'py>(
+    owner: &Bound<'py, PyDict>,
+    trigger: EventType,
+    path: &str,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = owner.py();
+    owner
+        .get_item(intern!(py, "headers"))?
+        .map(|h| dict(h, trigger, path))
+        .transpose()
 }
 
 /// Sets `key` to `value`, or removes it when the value is gone.
@@ -555,7 +579,7 @@ fn new_response_dict<'py>(py: Python<'py>, response: &Response) -> PyResult<Boun
 }
 
 /// `cf.request.body`, as Include Body exposes it.
-fn read_request_body(value: &Bound<'_, PyAny>, trigger: EventType) -> PyResult<RequestBody> {
+fn read_request_body(value: Bound<'_, PyAny>, trigger: EventType) -> PyResult<RequestBody> {
     let path = "cf.request.body";
     let d = dict(value, trigger, path)?;
     let py = d.py();
@@ -634,11 +658,10 @@ pub(crate) fn handle(
     let host = crate::host(py)?;
     let plan = plan(py, trigger)?;
     let refused = |e: edge_functions::event::EventError| bad(trigger, &e.to_string());
-    let event = dict(event, trigger, "event")?;
+    let event = dict(event.clone(), trigger, "event")?;
     let records = item(&event, intern!(py, "Records"), trigger, "event")?;
-    let records = records
-        .cast::<PyList>()
-        .map_err(|_| bad(trigger, "`Records` is not an array"))?;
+    let records =
+        cast_into::<PyList>(records).ok_or_else(|| bad(trigger, "`Records` is not an array"))?;
     if records.len() != 1 {
         return Err(bad(
             trigger,
@@ -648,14 +671,14 @@ pub(crate) fn handle(
             ),
         ));
     }
-    let record = dict(&records.get_item(0)?, trigger, "Records[0]")?;
+    let record = dict(records.get_item(0)?, trigger, "Records[0]")?;
     let cf = dict(
-        &item(&record, intern!(py, "cf"), trigger, "Records[0]")?,
+        item(&record, intern!(py, "cf"), trigger, "Records[0]")?,
         trigger,
         "cf",
     )?;
     let config = dict(
-        &item(&cf, intern!(py, "config"), trigger, "cf")?,
+        item(&cf, intern!(py, "config"), trigger, "cf")?,
         trigger,
         "cf.config",
     )?;
@@ -664,7 +687,7 @@ pub(crate) fn handle(
         return Err(bad(trigger, &format!("this is a {event_type} event")));
     }
     let request_dict = dict(
-        &item(&cf, intern!(py, "request"), trigger, "cf")?,
+        item(&cf, intern!(py, "request"), trigger, "cf")?,
         trigger,
         "cf.request",
     )?;
@@ -677,10 +700,14 @@ pub(crate) fn handle(
     let path = "cf.request";
     let uri = text(&request_dict, intern!(py, "uri"), trigger, path)?;
     let querystring = optional_text(&request_dict, intern!(py, "querystring"), trigger, path)?;
-    let request_headers = request_dict.get_item(intern!(py, "headers"))?;
+    let request_headers = optional_headers(&request_dict, trigger, "cf.request.headers")?;
+    let (headers, request_copied) = match &request_headers {
+        Some(h) => read_headers(h, &plan.request, trigger, "cf.request.headers", true)?,
+        None => Default::default(),
+    };
     let body = request_dict
         .get_item(intern!(py, "body"))?
-        .map(|b| read_request_body(&b, trigger))
+        .map(|b| read_request_body(b, trigger))
         .transpose()?;
     let request = Request {
         client_ip: owned(&text(
@@ -692,10 +719,7 @@ pub(crate) fn handle(
         method: owned(&text(&request_dict, intern!(py, "method"), trigger, path)?)?,
         uri: owned(&uri)?,
         querystring: owned_or_empty(&querystring)?,
-        headers: match &request_headers {
-            Some(h) => read_headers(h, &plan.request, trigger, "cf.request.headers", true)?,
-            None => Headers::new(),
-        },
+        headers,
         body: body.clone(),
         ..Default::default()
     };
@@ -703,7 +727,7 @@ pub(crate) fn handle(
         (None, None, None)
     } else {
         let d = dict(
-            &item(&cf, intern!(py, "response"), trigger, "cf")?,
+            item(&cf, intern!(py, "response"), trigger, "cf")?,
             trigger,
             "cf.response",
         )?;
@@ -714,18 +738,27 @@ pub(crate) fn handle(
         let body_encoding = optional_text(&d, intern!(py, "bodyEncoding"), trigger, path)?
             .map(|name| encoding(&name, trigger, "cf.response.bodyEncoding"))
             .transpose()?;
+        let response_headers = optional_headers(&d, trigger, "cf.response.headers")?;
+        let (headers, copied) = match &response_headers {
+            Some(h) => read_headers(h, &plan.response, trigger, "cf.response.headers", false)?,
+            None => Default::default(),
+        };
         let response = Response {
             status: owned(&status)?,
             status_description: description.as_ref().map(owned).transpose()?,
-            headers: match d.get_item(intern!(py, "headers"))? {
-                Some(h) => read_headers(&h, &plan.response, trigger, "cf.response.headers", false)?,
-                None => Headers::new(),
-            },
+            headers,
             body: body.as_ref().map(owned).transpose()?,
             body_encoding,
             ..Default::default()
         };
-        let before = (status, description, body, body_encoding);
+        let before = (
+            status,
+            description,
+            body,
+            body_encoding,
+            response_headers,
+            copied,
+        );
         (Some(d), Some(response), Some(before))
     };
     let typed = edge_functions::event::Cf {
@@ -755,8 +788,8 @@ pub(crate) fn handle(
                 request_dict.set_item(intern!(py, "querystring"), &edited.querystring)?;
             }
             if request_headers.is_some() || !edited.headers.0.is_empty() {
-                let headers = headers_dict(&request_dict, trigger, "cf.request.headers")?;
-                write_headers(&headers, &plan.request, &edited.headers)?;
+                let headers = headers_dict(&request_dict, request_headers)?;
+                write_headers(&headers, &plan.request, &request_copied, &edited.headers)?;
             }
             if edited.body != body {
                 write_request_body(&request_dict, edited.body.as_ref())?;
@@ -764,7 +797,10 @@ pub(crate) fn handle(
             request_dict.into_any().unbind()
         }
         FunctionResult::Response(updated) => match (response_dict, before) {
-            (Some(d), Some((status, description, body, body_encoding))) => {
+            (
+                Some(d),
+                Some((status, description, body, body_encoding, response_headers, copied)),
+            ) => {
                 if updated.status != status.to_str()? {
                     d.set_item(intern!(py, "status"), &updated.status)?;
                 }
@@ -772,9 +808,9 @@ pub(crate) fn handle(
                     let description = updated.status_description.as_deref();
                     set_or_remove(&d, intern!(py, "statusDescription"), description)?;
                 }
-                if d.contains(intern!(py, "headers"))? || !updated.headers.0.is_empty() {
-                    let headers = headers_dict(&d, trigger, "cf.response.headers")?;
-                    write_headers(&headers, &plan.response, &updated.headers)?;
+                if response_headers.is_some() || !updated.headers.0.is_empty() {
+                    let headers = headers_dict(&d, response_headers)?;
+                    write_headers(&headers, &plan.response, &copied, &updated.headers)?;
                 }
                 if updated.body.as_deref() != optional_str(&body)? {
                     set_or_remove(&d, intern!(py, "body"), updated.body.as_deref())?;

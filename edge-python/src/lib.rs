@@ -11,6 +11,10 @@
 //! whose function needs data cross as JSON into the typed model, the same code path as `invoke`:
 //! that route is in origin packages only (feature `typed-route`), and viewer packages stay small.
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -22,29 +26,70 @@ use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
 use edge_functions::function::EdgeFunctions;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use serde::Deserialize;
+use pyo3::types::PyDict;
 
 /// `alien_edge.json`, written by `alien-edge package`. A viewer package reads the same file (and
 /// refuses what an origin package refuses) but has no use for the data fields.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 #[cfg_attr(not(feature = "typed-route"), allow(dead_code))]
 struct PackageConfig {
     site: String,
     /// The card table and, per AWS_REGION, its replicas nearest first.
     table: String,
-    #[serde(default)]
     replicas: BTreeMap<String, Vec<String>>,
     /// Endpoints to use instead of AWS's, by region (local tests only).
-    #[serde(default)]
     endpoints: BTreeMap<String, String>,
-    /// The templates directory, relative to the config file.
-    #[serde(default = "default_templates")]
-    templates: String,
+    /// The templates directory (in the file: relative to it).
+    templates: PathBuf,
 }
 
-fn default_templates() -> String {
-    "templates".into()
+impl PackageConfig {
+    /// Reads the file with Python's own `json`: a JSON parser of our own would be a tenth of the
+    /// viewer package, for a file read once.
+    fn parse(py: Python<'_>, text: &str) -> Result<PackageConfig, String> {
+        let value = py
+            .import("json")
+            .and_then(|json| json.call_method1("loads", (text,)))
+            .map_err(|e| e.value(py).to_string())?;
+        let object = value.cast::<PyDict>().map_err(|_| "not a JSON object")?;
+        let string = |value: &Bound<'_, PyAny>, what: &str| -> Result<String, String> {
+            value
+                .extract::<String>()
+                .map_err(|_| format!("`{what}` is not a string"))
+        };
+        let mut config = PackageConfig {
+            site: String::new(),
+            table: String::new(),
+            replicas: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            templates: PathBuf::from("templates"),
+        };
+        let (mut site, mut table) = (false, false);
+        for (key, value) in object.iter() {
+            let key = string(&key, "a key")?;
+            match key.as_str() {
+                "site" => (config.site, site) = (string(&value, "site")?, true),
+                "table" => (config.table, table) = (string(&value, "table")?, true),
+                "templates" => config.templates = string(&value, "templates")?.into(),
+                "replicas" => {
+                    config.replicas = value.extract().map_err(|_| {
+                        "`replicas` is not an object of region → list of regions".to_owned()
+                    })?
+                }
+                "endpoints" => {
+                    config.endpoints = value.extract().map_err(|_| {
+                        "`endpoints` is not an object of region → endpoint".to_owned()
+                    })?
+                }
+                other => return Err(format!("unknown field `{other}`")),
+            }
+        }
+        match (site, table) {
+            (false, _) => Err("`site` is missing".into()),
+            (_, false) => Err("`table` is missing".into()),
+            _ => Ok(config),
+        }
+    }
 }
 
 pub(crate) struct Host {
@@ -91,22 +136,29 @@ fn config_path(py: Python<'_>) -> PyResult<PathBuf> {
     Ok(Path::new(&file).with_file_name("alien_edge.json"))
 }
 
-fn load_host(path: &Path) -> Result<Host, String> {
-    let text = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let config: PackageConfig = serde_json::from_slice(&text)
+fn read_config(py: Python<'_>, path: &Path) -> Result<PackageConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut config = PackageConfig::parse(py, &text)
         .map_err(|e| format!("{} is not a package config: {e}", path.display()))?;
+    config.templates = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&config.templates);
+    Ok(config)
+}
+
+fn load_host(config: PackageConfig) -> Result<Host, String> {
     let functions = match config.site.as_str() {
         "alien-cards" => alien_cards::functions(),
         other => return Err(format!("this module has no site `{other}`")),
     };
-    #[cfg(feature = "typed-route")]
-    let dir = path.parent().unwrap_or(Path::new("."));
     Ok(Host {
         functions,
         #[cfg(feature = "typed-route")]
         store: store(&config)?,
         #[cfg(feature = "typed-route")]
-        templates: KeptTemplates::new(DirTemplates::new(dir.join(&config.templates))),
+        templates: KeptTemplates::new(DirTemplates::new(config.templates.clone())),
     })
 }
 
@@ -142,7 +194,7 @@ pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
     if HOST.get().is_none() {
         let path = config_path(py)?;
         // Building the store may block on its first connection: let other threads run.
-        let loaded = py.detach(|| load_host(&path));
+        let loaded = read_config(py, &path).and_then(|config| py.detach(|| load_host(config)));
         let _ = HOST.set(loaded);
     }
     match HOST.get() {
