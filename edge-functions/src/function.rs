@@ -196,6 +196,13 @@ pub trait OriginResponseStep: Send + Sync {
     fn header_reads(&self, reads: &mut HeaderReads) {
         *reads = HeaderReads::all();
     }
+
+    /// The headers the step reads of a response that has `status` when the step sees it, for a
+    /// step that acts only on some statuses (by default, what `header_reads` says).
+    fn header_reads_for_status(&self, status: u16, reads: &mut HeaderReads) {
+        let _ = status;
+        self.header_reads(reads);
+    }
 }
 
 /// A viewer-response customization: headers only.
@@ -334,36 +341,37 @@ impl EdgeFunctions {
     /// The headers the trigger's function reads: the union of its steps' reads. A trigger without
     /// a function reads nothing.
     pub fn header_reads(&self, trigger: EventType) -> HeaderReads {
-        let mut reads = HeaderReads::default();
-        // Each step adds to what the steps before it read; one that reads all makes it all.
-        let mut add = |step_reads: &dyn Fn(&mut HeaderReads)| {
-            let mut one = HeaderReads::default();
-            step_reads(&mut one);
-            for (into, from) in [
-                (&mut reads.request, one.request),
-                (&mut reads.response, one.response),
-            ] {
-                match from {
-                    HeaderNames::All => *into = HeaderNames::All,
-                    HeaderNames::Only(names) => names.iter().for_each(|n| into.add(n)),
-                }
-            }
-        };
         match trigger {
-            EventType::ViewerRequest => self.viewer_request.iter().for_each(|f| {
-                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
-            }),
-            EventType::OriginRequest => self.origin_request.iter().for_each(|f| {
-                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
-            }),
-            EventType::OriginResponse => self.origin_response.iter().for_each(|f| {
-                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
-            }),
-            EventType::ViewerResponse => self.viewer_response.iter().for_each(|f| {
-                f.steps.iter().for_each(|s| add(&|r| s.header_reads(r)));
-            }),
+            EventType::ViewerRequest => {
+                union(self.viewer_request.iter().flat_map(|f| &f.steps), |s, r| {
+                    s.header_reads(r)
+                })
+            }
+            EventType::OriginRequest => {
+                union(self.origin_request.iter().flat_map(|f| &f.steps), |s, r| {
+                    s.header_reads(r)
+                })
+            }
+            EventType::OriginResponse => union(
+                self.origin_response.iter().flat_map(|f| &f.steps),
+                |s, r| s.header_reads(r),
+            ),
+            EventType::ViewerResponse => union(
+                self.viewer_response.iter().flat_map(|f| &f.steps),
+                |s, r| s.header_reads(r),
+            ),
         }
-        reads
+    }
+
+    /// The headers the origin-response function reads of a response the origin answered with
+    /// `status`: less than [`header_reads`](Self::header_reads) when steps act only on some
+    /// statuses. Complete only while the status stays `status`: a host that copies these must run
+    /// the function again with `header_reads` if the function changes the status.
+    pub fn origin_response_reads(&self, status: u16) -> HeaderReads {
+        union(
+            self.origin_response.iter().flat_map(|f| &f.steps),
+            |s, r| s.header_reads_for_status(status, r),
+        )
     }
 
     /// The data the trigger's function needs for this event.
@@ -448,6 +456,28 @@ impl EdgeFunctions {
     }
 }
 
+/// The union of what each step reads; one that reads all makes it all.
+fn union<'a, S: ?Sized + 'a>(
+    steps: impl Iterator<Item = &'a Arc<S>>,
+    step_reads: impl Fn(&S, &mut HeaderReads),
+) -> HeaderReads {
+    let mut reads = HeaderReads::default();
+    for step in steps {
+        let mut one = HeaderReads::default();
+        step_reads(step, &mut one);
+        for (into, from) in [
+            (&mut reads.request, one.request),
+            (&mut reads.response, one.response),
+        ] {
+            match from {
+                HeaderNames::All => *into = HeaderNames::All,
+                HeaderNames::Only(names) => names.iter().for_each(|n| into.add(n)),
+            }
+        }
+    }
+    reads
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,5 +513,20 @@ mod tests {
             EdgeFunctions::default().header_reads(EventType::OriginResponse),
             HeaderReads::default()
         );
+    }
+
+    #[cfg(feature = "pages")]
+    #[test]
+    fn origin_response_reads_less_on_statuses_no_step_acts_on() {
+        let functions = crate::alien_cards::functions();
+        let all = functions.header_reads(EventType::OriginResponse);
+        // The friendly error pages replace a 403/404 and the headers that described its body.
+        for status in [403, 404] {
+            assert_eq!(functions.origin_response_reads(status), all);
+        }
+        let ok = functions.origin_response_reads(200);
+        assert!(all.response.contains("etag") && !ok.response.contains("etag"));
+        assert!(ok.response.contains("cache-control"));
+        assert!(all.request.contains("cookie") && !ok.request.contains("cookie"));
     }
 }

@@ -25,88 +25,119 @@ fn bad(trigger: EventType, what: &str) -> PyErr {
 
 /// `value` as a `T`. `json.loads` makes exact dicts, lists and strings, whose type is checked
 /// inline; a subclass is checked through the type's flags, a call under the stable ABI.
-fn cast_into<'py, T: PyTypeInfo>(value: Bound<'py, PyAny>) -> Option<Bound<'py, T>> {
-    match value.cast_into_exact::<T>() {
-        Ok(value) => Some(value),
-        Err(e) => e.into_inner().cast_into::<T>().ok(),
-    }
+fn cast<'a, 'py, T: PyTypeInfo>(value: Borrowed<'a, 'py, PyAny>) -> Option<Borrowed<'a, 'py, T>> {
+    value.cast_exact::<T>().or_else(|_| value.cast::<T>()).ok()
 }
 
-fn dict<'py>(
-    value: Bound<'py, PyAny>,
+fn dict<'a, 'py>(
+    value: Borrowed<'a, 'py, PyAny>,
     trigger: EventType,
     what: &str,
-) -> PyResult<Bound<'py, PyDict>> {
-    cast_into::<PyDict>(value).ok_or_else(|| bad(trigger, &format!("`{what}` is not an object")))
+) -> PyResult<Borrowed<'a, 'py, PyDict>> {
+    cast::<PyDict>(value).ok_or_else(|| bad(trigger, &format!("`{what}` is not an object")))
 }
 
-fn item<'py>(
-    d: &Bound<'py, PyDict>,
+/// `d[key]`, borrowed from the dict: no reference counting, which is a call each way under the
+/// stable ABI. The dict keeps the value alive while it is used: nothing here replaces a value
+/// before it is done reading it, and no Python code runs in between (the event is plain JSON
+/// data: exact `str` keys, whose comparisons call nothing).
+fn get<'a, 'py>(
+    d: Borrowed<'a, 'py, PyDict>,
+    key: &Bound<'py, PyString>,
+) -> PyResult<Option<Borrowed<'a, 'py, PyAny>>> {
+    let py = d.py();
+    // SAFETY: the GIL is held; the result is a borrowed reference, or null with an error set
+    // only if the lookup failed.
+    let found = unsafe { ffi::PyDict_GetItemWithError(d.as_ptr(), key.as_ptr()) };
+    if found.is_null() {
+        return PyErr::take(py).map_or(Ok(None), Err);
+    }
+    // SAFETY: non-null, and alive as long as `d` holds it.
+    Ok(Some(unsafe { Borrowed::from_ptr(py, found) }))
+}
+
+fn item<'a, 'py>(
+    d: Borrowed<'a, 'py, PyDict>,
     key: &Bound<'py, PyString>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Bound<'py, PyAny>> {
-    d.get_item(key)?
-        .ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is missing")))
+) -> PyResult<Borrowed<'a, 'py, PyAny>> {
+    get(d, key)?.ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is missing")))
 }
 
 /// A string field, kept as the Python string: the result is compared with it afterwards.
-fn optional_text<'py>(
-    d: &Bound<'py, PyDict>,
+fn optional_text<'a, 'py>(
+    d: Borrowed<'a, 'py, PyDict>,
     key: &Bound<'py, PyString>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Option<Bound<'py, PyString>>> {
-    d.get_item(key)?
+) -> PyResult<Option<Borrowed<'a, 'py, PyString>>> {
+    get(d, key)?
         .map(|value| {
-            cast_into::<PyString>(value)
+            cast::<PyString>(value)
                 .ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is not a string")))
         })
         .transpose()
 }
 
-fn text<'py>(
-    d: &Bound<'py, PyDict>,
+fn text<'a, 'py>(
+    d: Borrowed<'a, 'py, PyDict>,
     key: &Bound<'py, PyString>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Bound<'py, PyString>> {
+) -> PyResult<Borrowed<'a, 'py, PyString>> {
     optional_text(d, key, trigger, path)?
         .ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is missing")))
 }
 
-fn owned(text: &Bound<'_, PyString>) -> PyResult<String> {
+fn owned(text: Borrowed<'_, '_, PyString>) -> PyResult<String> {
     Ok(text.to_str()?.to_owned())
 }
 
-fn owned_or_empty(text: &Option<Bound<'_, PyString>>) -> PyResult<String> {
-    text.as_ref()
-        .map(owned)
-        .unwrap_or_else(|| Ok(String::new()))
+fn owned_or_empty(text: Option<Borrowed<'_, '_, PyString>>) -> PyResult<String> {
+    text.map(owned).unwrap_or_else(|| Ok(String::new()))
 }
 
-fn str_or_empty<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<&'a str> {
+fn str_or_empty<'a>(text: &'a Option<Borrowed<'_, '_, PyString>>) -> PyResult<&'a str> {
     Ok(optional_str(text)?.unwrap_or(""))
 }
 
-fn optional_str<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<Option<&'a str>> {
+fn optional_str<'a>(text: &'a Option<Borrowed<'_, '_, PyString>>) -> PyResult<Option<&'a str>> {
     text.as_ref().map(|t| t.to_str()).transpose()
 }
 
 /// The header names one trigger's function reads, prepared once as Python strings.
 enum Names {
     All,
-    Only(Vec<(String, Py<PyString>)>),
+    Only(Vec<ReadName>),
+}
+
+/// A header name a function reads, with what tells it apart quickly: every header of every
+/// event is looked up here.
+struct ReadName {
+    name: String,
+    prefix: u64,
+}
+
+/// The first eight bytes of a name (padded): most names differ there.
+fn prefix(name: &str) -> u64 {
+    let mut word = [0u8; 8];
+    let n = name.len().min(8);
+    word[..n].copy_from_slice(&name.as_bytes()[..n]);
+    u64::from_le_bytes(word)
 }
 
 impl Names {
-    fn new(py: Python<'_>, names: &HeaderNames) -> Names {
+    fn new(names: &HeaderNames) -> Names {
         match names {
             HeaderNames::All => Names::All,
             HeaderNames::Only(names) => Names::Only(
                 names
                     .iter()
-                    .map(|n| (n.clone(), PyString::intern(py, n).unbind()))
+                    .map(|n| ReadName {
+                        name: n.clone(),
+                        prefix: prefix(n),
+                    })
                     .collect(),
             ),
         }
@@ -115,7 +146,12 @@ impl Names {
     fn contains(&self, name: &str) -> bool {
         match self {
             Names::All => true,
-            Names::Only(names) => names.iter().any(|(n, _)| n == name),
+            Names::Only(names) => {
+                let first = prefix(name);
+                names
+                    .iter()
+                    .any(|n| n.prefix == first && n.name.len() == name.len() && n.name == name)
+            }
         }
     }
 }
@@ -123,24 +159,53 @@ impl Names {
 struct Plan {
     request: Names,
     response: Names,
+    /// Less than the trigger's whole reads (an origin-response plan for one status): complete
+    /// only while the function keeps that status.
+    narrowed: bool,
+}
+
+impl Plan {
+    fn new(reads: HeaderReads, narrowed: bool) -> Plan {
+        Plan {
+            request: Names::new(&reads.request),
+            response: Names::new(&reads.response),
+            narrowed,
+        }
+    }
 }
 
 static PLANS: PyOnceLock<[Plan; 4]> = PyOnceLock::new();
 
+/// The origin-response plans by the origin's status, 100 to 599, made as statuses come.
+static ORIGIN_RESPONSE_PLANS: [std::sync::OnceLock<Plan>; 500] =
+    [const { std::sync::OnceLock::new() }; 500];
+
+/// What the trigger's function reads, whatever the event.
 fn plan(py: Python<'_>, trigger: EventType) -> PyResult<&'static Plan> {
     let plans = PLANS.get_or_try_init(py, || {
         let host = crate::host(py)?;
-        Ok::<_, PyErr>(EventType::ALL.map(|t| {
-            let HeaderReads { request, response } = host.functions.header_reads(t);
-            Plan {
-                request: Names::new(py, &request),
-                response: Names::new(py, &response),
-            }
-        }))
+        Ok::<_, PyErr>(EventType::ALL.map(|t| Plan::new(host.functions.header_reads(t), false)))
     })?;
     // `EventType::ALL` lists the triggers in declaration order, so the discriminant indexes it.
     debug_assert_eq!(EventType::ALL[trigger as usize], trigger);
     Ok(&plans[trigger as usize])
+}
+
+/// What the origin-response function reads of a response with this status (the plan for any
+/// status when it is not a number from 100 to 599).
+fn origin_response_plan(host: &crate::Host, any: &'static Plan, status: &str) -> &'static Plan {
+    let Some(status) = status
+        .parse::<u16>()
+        .ok()
+        .filter(|s| (100..600).contains(s))
+    else {
+        return any;
+    };
+    ORIGIN_RESPONSE_PLANS[usize::from(status - 100)].get_or_init(|| {
+        let reads = host.functions.origin_response_reads(status);
+        let narrowed = reads != host.functions.header_reads(EventType::OriginResponse);
+        Plan::new(reads, narrowed)
+    })
 }
 
 /// `obj` as a string: the exact type is checked inline, subclasses through the type's flags.
@@ -194,8 +259,8 @@ impl EntryKeys {
 /// unchanged (see [`write_headers`]).
 #[derive(Default)]
 struct Copied {
-    /// Name, and the range of its entries in `entries`.
-    headers: Vec<(*const str, std::ops::Range<usize>)>,
+    /// Name, the dict's key object for it, and the range of its entries in `entries`.
+    headers: Vec<(*const str, *mut ffi::PyObject, std::ops::Range<usize>)>,
     /// Each entry's value and key (null when it has none).
     entries: Vec<(*mut ffi::PyObject, *mut ffi::PyObject)>,
 }
@@ -204,7 +269,11 @@ impl Copied {
     /// Whether the event had exactly `entries` under `name`.
     fn unchanged(&self, py: Python<'_>, name: &str, entries: &[HeaderEntry]) -> PyResult<bool> {
         // SAFETY: the names and strings are borrowed from the headers dict, unchanged since the walk.
-        let Some((_, range)) = self.headers.iter().find(|(n, _)| unsafe { &**n } == name) else {
+        let Some((_, _, range)) = self
+            .headers
+            .iter()
+            .find(|(n, _, _)| unsafe { &**n } == name)
+        else {
             return Ok(false);
         };
         if range.len() != entries.len() {
@@ -267,6 +336,7 @@ fn read_headers(
                 Borrowed::from_ptr(py, entries),
             )
         };
+        let name_object = name.as_ptr();
         let name = as_str(name).ok_or_else(|| {
             bad(
                 trigger,
@@ -338,7 +408,7 @@ fn read_headers(
             headers.0.insert(name.to_owned(), list);
             copied
                 .headers
-                .push((name as *const str, first..copied.entries.len()));
+                .push((name as *const str, name_object, first..copied.entries.len()));
         }
     }
     Ok((headers, copied))
@@ -368,21 +438,15 @@ const CACHE_MAX_BYTES: usize = 1024;
 static HEADERS: std::sync::Mutex<HeaderCache> =
     std::sync::Mutex::new(HeaderCache { slots: Vec::new() });
 
-/// A cheap hash of the length and up to 24 bytes of a string.
+/// A cheap hash of a string's length and its first and last eight bytes (all of it when shorter).
 fn mix(s: &str) -> u64 {
     let b = s.as_bytes();
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        let end = (at + 8).min(b.len());
-        if at < end {
-            w[..end - at].copy_from_slice(&b[at..end]);
-        }
-        u64::from_le_bytes(w)
-    };
-    (b.len() as u64)
-        ^ word(0)
-        ^ word(b.len().saturating_sub(8)).rotate_left(21)
-        ^ word(b.len() / 2).rotate_left(42)
+    let n = b.len();
+    if n < 8 {
+        return b.iter().fold(n as u64, |h, &c| (h << 8) | u64::from(c));
+    }
+    let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+    (n as u64) ^ word(0) ^ word(n - 8).rotate_left(21)
 }
 
 /// A fresh dict for one header entry.
@@ -474,12 +538,7 @@ fn header_cache() -> std::sync::MutexGuard<'static, HeaderCache> {
 /// Brings the headers dict to what the function left: each header that differs is replaced, and
 /// each header it read and no longer has is removed. Headers it did not read stay as they were,
 /// so nothing is copied out and back just to be compared.
-fn write_headers(
-    target: &Bound<'_, PyDict>,
-    read: &Names,
-    copied: &Copied,
-    after: &Headers,
-) -> PyResult<()> {
+fn write_headers(target: &Bound<'_, PyDict>, copied: &Copied, after: &Headers) -> PyResult<()> {
     let py = target.py();
     let mut cache = header_cache();
     for (name, entries) in after.iter() {
@@ -491,24 +550,12 @@ fn write_headers(
             target.set_item(key, list)?;
         }
     }
-    match read {
-        Names::Only(names) => {
-            for (name, key) in names {
-                if !after.contains(name) && target.contains(key.bind(py))? {
-                    target.del_item(key.bind(py))?;
-                }
-            }
-        }
-        Names::All => {
-            let mut gone = Vec::new();
-            for name in target.keys() {
-                if !after.contains(name.cast::<PyString>()?.to_str()?) {
-                    gone.push(name);
-                }
-            }
-            for name in gone {
-                target.del_item(name)?;
-            }
+    // Headers the event had and the function no longer has: it removed them.
+    for (name, object, _) in &copied.headers {
+        // SAFETY: as above; only headers not yet removed are looked at.
+        if !after.contains(unsafe { &**name }) {
+            let key = unsafe { Borrowed::from_ptr(py, *object) }.to_owned();
+            target.del_item(key)?;
         }
     }
     Ok(())
@@ -517,10 +564,10 @@ fn write_headers(
 /// The `headers` dict of a request or response dict: the one it had, or a new one.
 fn headers_dict<'py>(
     owner: &Bound<'py, PyDict>,
-    existing: Option<Bound<'py, PyDict>>,
+    existing: Option<Borrowed<'_, 'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     match existing {
-        Some(h) => Ok(h),
+        Some(h) => Ok(h.to_owned()),
         None => {
             let py = owner.py();
             let h = PyDict::new(py);
@@ -531,14 +578,12 @@ fn headers_dict<'py>(
 }
 
 /// The `headers` dict of a request or response dict, if it has one.
-fn optional_headers<'py>(
-    owner: &Bound<'py, PyDict>,
+fn optional_headers<'a, 'py>(
+    owner: Borrowed<'a, 'py, PyDict>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let py = owner.py();
-    owner
-        .get_item(intern!(py, "headers"))?
+) -> PyResult<Option<Borrowed<'a, 'py, PyDict>>> {
+    get(owner, intern!(owner.py(), "headers"))?
         .map(|h| dict(h, trigger, path))
         .transpose()
 }
@@ -579,15 +624,14 @@ fn new_response_dict<'py>(py: Python<'py>, response: &Response) -> PyResult<Boun
 }
 
 /// `cf.request.body`, as Include Body exposes it.
-fn read_request_body(value: Bound<'_, PyAny>, trigger: EventType) -> PyResult<RequestBody> {
+fn read_request_body(value: Borrowed<'_, '_, PyAny>, trigger: EventType) -> PyResult<RequestBody> {
     let path = "cf.request.body";
     let d = dict(value, trigger, path)?;
     let py = d.py();
-    let input_truncated = match d.get_item(intern!(py, "inputTruncated"))? {
+    let input_truncated = match get(d, intern!(py, "inputTruncated"))? {
         None => false,
-        Some(v) => v
-            .cast::<PyBool>()
-            .map_err(|_| {
+        Some(v) => cast::<PyBool>(v)
+            .ok_or_else(|| {
                 bad(
                     trigger,
                     &format!("`{path}.inputTruncated` is not a boolean"),
@@ -595,30 +639,38 @@ fn read_request_body(value: Bound<'_, PyAny>, trigger: EventType) -> PyResult<Re
             })?
             .is_true(),
     };
-    let action = match optional_text(&d, intern!(py, "action"), trigger, path)? {
+    let action = match optional_text(d, intern!(py, "action"), trigger, path)? {
         None => BodyAction::default(),
-        Some(name) => BodyAction::from_wire(name.to_str()?).ok_or_else(|| {
-            bad(
-                trigger,
-                &format!("`{path}.action` is `{name}`, not `read-only` or `replace`"),
-            )
-        })?,
+        Some(name) => {
+            let name = name.to_str()?;
+            BodyAction::from_wire(name).ok_or_else(|| {
+                bad(
+                    trigger,
+                    &format!("`{path}.action` is `{name}`, not `read-only` or `replace`"),
+                )
+            })?
+        }
     };
-    let encoding = match optional_text(&d, intern!(py, "encoding"), trigger, path)? {
+    let encoding = match optional_text(d, intern!(py, "encoding"), trigger, path)? {
         None => BodyEncoding::default(),
-        Some(name) => encoding(&name, trigger, &format!("{path}.encoding"))?,
+        Some(name) => encoding(name, trigger, &format!("{path}.encoding"))?,
     };
     Ok(RequestBody {
         input_truncated,
         action,
         encoding,
-        data: owned_or_empty(&optional_text(&d, intern!(py, "data"), trigger, path)?)?,
+        data: owned_or_empty(optional_text(d, intern!(py, "data"), trigger, path)?)?,
         extra: Default::default(),
     })
 }
 
-fn encoding(name: &Bound<'_, PyString>, trigger: EventType, path: &str) -> PyResult<BodyEncoding> {
-    BodyEncoding::from_wire(name.to_str()?).ok_or_else(|| {
+fn encoding(
+    name: Borrowed<'_, '_, PyString>,
+    trigger: EventType,
+    path: &str,
+) -> PyResult<BodyEncoding> {
+    let name = name.to_str()?;
+    BodyEncoding::from_wire(name).ok_or_else(|| {
         bad(
             trigger,
             &format!("`{path}` is `{name}`, not `base64` or `text`"),
@@ -650,18 +702,114 @@ fn write_request_body(request: &Bound<'_, PyDict>, body: Option<&RequestBody>) -
 
 /// Handles the event in place unless the typed model must read it whole: an origin-request event
 /// (it carries the origin) or one whose function needs data. `None` sends it down the typed route.
+/// The request's fields as the event has them, borrowed from its dict.
+struct RequestFields<'a, 'py> {
+    dict: Borrowed<'a, 'py, PyDict>,
+    client_ip: Borrowed<'a, 'py, PyString>,
+    method: Borrowed<'a, 'py, PyString>,
+    uri: Borrowed<'a, 'py, PyString>,
+    querystring: Option<Borrowed<'a, 'py, PyString>>,
+    headers: Option<Borrowed<'a, 'py, PyDict>>,
+    body: Option<RequestBody>,
+}
+
+/// The response's fields as the event has them (response triggers).
+struct ResponseFields<'a, 'py> {
+    dict: Borrowed<'a, 'py, PyDict>,
+    status: Borrowed<'a, 'py, PyString>,
+    description: Option<Borrowed<'a, 'py, PyString>>,
+    body: Option<Borrowed<'a, 'py, PyString>>,
+    body_encoding: Option<BodyEncoding>,
+    headers: Option<Borrowed<'a, 'py, PyDict>>,
+}
+
+/// One run of the function, and what was copied out for it.
+struct Run {
+    result: FunctionResult,
+    request_copied: Copied,
+    response_copied: Copied,
+}
+
+/// Copies out what `plan` reads, checks the event as the typed route would, and runs the
+/// function; `None` when it needs data (the typed route's job).
+fn run(
+    host: &crate::Host,
+    trigger: EventType,
+    request: &RequestFields<'_, '_>,
+    response: Option<&ResponseFields<'_, '_>>,
+    plan: &Plan,
+) -> PyResult<Option<Run>> {
+    let (headers, request_copied) = match &request.headers {
+        Some(h) => read_headers(h, &plan.request, trigger, "cf.request.headers", true)?,
+        None => Default::default(),
+    };
+    let typed_request = Request {
+        client_ip: owned(request.client_ip)?,
+        method: owned(request.method)?,
+        uri: owned(request.uri)?,
+        querystring: owned_or_empty(request.querystring)?,
+        headers,
+        body: request.body.clone(),
+        ..Default::default()
+    };
+    let (typed_response, response_copied) = match response {
+        None => (None, Copied::default()),
+        Some(r) => {
+            let (headers, copied) = match &r.headers {
+                Some(h) => read_headers(h, &plan.response, trigger, "cf.response.headers", false)?,
+                None => Default::default(),
+            };
+            let typed = Response {
+                status: owned(r.status)?,
+                status_description: r.description.map(owned).transpose()?,
+                headers,
+                body: r.body.map(owned).transpose()?,
+                body_encoding: r.body_encoding,
+                ..Default::default()
+            };
+            (Some(typed), copied)
+        }
+    };
+    let typed = edge_functions::event::Cf {
+        config: edge_functions::event::Config {
+            event_type: trigger,
+            ..Default::default()
+        },
+        request: typed_request,
+        response: typed_response,
+        extra: Default::default(),
+    };
+    // The same refusals as the typed route: what CloudFront never sends is a bad event.
+    edge_functions::rules::check_event(trigger, &typed)
+        .map_err(|e| bad(trigger, &e.to_string()))?;
+    if !host.functions.needs(trigger, &typed).is_empty() {
+        return Ok(None);
+    }
+    let result = host
+        .functions
+        .run_owned(trigger, typed, &Supplied::default())
+        .map_err(|e| PyRuntimeError::new_err(format!("the {trigger} function failed: {e}")))?;
+    Ok(Some(Run {
+        result,
+        request_copied,
+        response_copied,
+    }))
+}
+
+/// Handles the event in place unless the typed model must read it whole: an origin-request event
+/// (it carries the origin) or one whose function needs data. `None` sends it down the typed route.
 pub(crate) fn handle(
     py: Python<'_>,
     trigger: EventType,
     event: &Bound<'_, PyAny>,
 ) -> PyResult<Option<Py<PyAny>>> {
     let host = crate::host(py)?;
-    let plan = plan(py, trigger)?;
+    let any_status = plan(py, trigger)?;
     let refused = |e: edge_functions::event::EventError| bad(trigger, &e.to_string());
-    let event = dict(event.clone(), trigger, "event")?;
-    let records = item(&event, intern!(py, "Records"), trigger, "event")?;
+    let event = dict(event.as_borrowed(), trigger, "event")?;
+    let records = item(event, intern!(py, "Records"), trigger, "event")?;
     let records =
-        cast_into::<PyList>(records).ok_or_else(|| bad(trigger, "`Records` is not an array"))?;
+        cast::<PyList>(records).ok_or_else(|| bad(trigger, "`Records` is not an array"))?;
     if records.len() != 1 {
         return Err(bad(
             trigger,
@@ -671,158 +819,146 @@ pub(crate) fn handle(
             ),
         ));
     }
-    let record = dict(records.get_item(0)?, trigger, "Records[0]")?;
+    // SAFETY: the list has one item, borrowed from it.
+    let record = unsafe { Borrowed::from_ptr(py, ffi::PyList_GetItem(records.as_ptr(), 0)) };
+    let record = dict(record, trigger, "Records[0]")?;
     let cf = dict(
-        item(&record, intern!(py, "cf"), trigger, "Records[0]")?,
+        item(record, intern!(py, "cf"), trigger, "Records[0]")?,
         trigger,
         "cf",
     )?;
     let config = dict(
-        item(&cf, intern!(py, "config"), trigger, "cf")?,
+        item(cf, intern!(py, "config"), trigger, "cf")?,
         trigger,
         "cf.config",
     )?;
-    let event_type = text(&config, intern!(py, "eventType"), trigger, "cf.config")?;
-    if event_type.to_str()? != trigger.as_str() {
+    let event_type = text(config, intern!(py, "eventType"), trigger, "cf.config")?;
+    let event_type = event_type.to_str()?;
+    if event_type != trigger.as_str() {
         return Err(bad(trigger, &format!("this is a {event_type} event")));
     }
     let request_dict = dict(
-        item(&cf, intern!(py, "request"), trigger, "cf")?,
+        item(cf, intern!(py, "request"), trigger, "cf")?,
         trigger,
         "cf.request",
     )?;
     // Response events carry the origin too; their functions cannot change it, so it stays as is.
-    let has_origin = request_dict.contains(intern!(py, "origin"))?;
+    let has_origin = get(request_dict, intern!(py, "origin"))?.is_some();
     edge_functions::rules::check_request_origin(trigger, has_origin).map_err(refused)?;
     if has_origin && trigger == EventType::OriginRequest {
         return Ok(None);
     }
     let path = "cf.request";
-    let uri = text(&request_dict, intern!(py, "uri"), trigger, path)?;
-    let querystring = optional_text(&request_dict, intern!(py, "querystring"), trigger, path)?;
-    let request_headers = optional_headers(&request_dict, trigger, "cf.request.headers")?;
-    let (headers, request_copied) = match &request_headers {
-        Some(h) => read_headers(h, &plan.request, trigger, "cf.request.headers", true)?,
-        None => Default::default(),
+    let request = RequestFields {
+        dict: request_dict,
+        client_ip: text(request_dict, intern!(py, "clientIp"), trigger, path)?,
+        method: text(request_dict, intern!(py, "method"), trigger, path)?,
+        uri: text(request_dict, intern!(py, "uri"), trigger, path)?,
+        querystring: optional_text(request_dict, intern!(py, "querystring"), trigger, path)?,
+        headers: optional_headers(request_dict, trigger, "cf.request.headers")?,
+        body: get(request_dict, intern!(py, "body"))?
+            .map(|b| read_request_body(b, trigger))
+            .transpose()?,
     };
-    let body = request_dict
-        .get_item(intern!(py, "body"))?
-        .map(|b| read_request_body(b, trigger))
-        .transpose()?;
-    let request = Request {
-        client_ip: owned(&text(
-            &request_dict,
-            intern!(py, "clientIp"),
-            trigger,
-            path,
-        )?)?,
-        method: owned(&text(&request_dict, intern!(py, "method"), trigger, path)?)?,
-        uri: owned(&uri)?,
-        querystring: owned_or_empty(&querystring)?,
-        headers,
-        body: body.clone(),
-        ..Default::default()
-    };
-    let (response_dict, response, before) = if trigger.is_request() {
-        (None, None, None)
+    let response = if trigger.is_request() {
+        None
     } else {
         let d = dict(
-            item(&cf, intern!(py, "response"), trigger, "cf")?,
+            item(cf, intern!(py, "response"), trigger, "cf")?,
             trigger,
             "cf.response",
         )?;
         let path = "cf.response";
-        let status = text(&d, intern!(py, "status"), trigger, path)?;
-        let description = optional_text(&d, intern!(py, "statusDescription"), trigger, path)?;
-        let body = optional_text(&d, intern!(py, "body"), trigger, path)?;
-        let body_encoding = optional_text(&d, intern!(py, "bodyEncoding"), trigger, path)?
-            .map(|name| encoding(&name, trigger, "cf.response.bodyEncoding"))
-            .transpose()?;
-        let response_headers = optional_headers(&d, trigger, "cf.response.headers")?;
-        let (headers, copied) = match &response_headers {
-            Some(h) => read_headers(h, &plan.response, trigger, "cf.response.headers", false)?,
-            None => Default::default(),
-        };
-        let response = Response {
-            status: owned(&status)?,
-            status_description: description.as_ref().map(owned).transpose()?,
-            headers,
-            body: body.as_ref().map(owned).transpose()?,
-            body_encoding,
-            ..Default::default()
-        };
-        let before = (
-            status,
-            description,
-            body,
-            body_encoding,
-            response_headers,
-            copied,
-        );
-        (Some(d), Some(response), Some(before))
+        Some(ResponseFields {
+            dict: d,
+            status: text(d, intern!(py, "status"), trigger, path)?,
+            description: optional_text(d, intern!(py, "statusDescription"), trigger, path)?,
+            body: optional_text(d, intern!(py, "body"), trigger, path)?,
+            body_encoding: optional_text(d, intern!(py, "bodyEncoding"), trigger, path)?
+                .map(|name| encoding(name, trigger, "cf.response.bodyEncoding"))
+                .transpose()?,
+            headers: optional_headers(d, trigger, "cf.response.headers")?,
+        })
     };
-    let typed = edge_functions::event::Cf {
-        config: edge_functions::event::Config {
-            event_type: trigger,
-            ..Default::default()
-        },
-        request,
-        response,
-        extra: Default::default(),
-    };
-    // The same refusals as the typed route: what CloudFront never sends is a bad event.
-    edge_functions::rules::check_event(trigger, &typed).map_err(refused)?;
-    if !host.functions.needs(trigger, &typed).is_empty() {
-        return Ok(None);
-    }
-    let result = host
-        .functions
-        .run_owned(trigger, typed, &Supplied::default())
-        .map_err(|e| PyRuntimeError::new_err(format!("the {trigger} function failed: {e}")))?;
-    Ok(Some(match result {
-        FunctionResult::Request(edited) => {
-            if edited.uri != uri.to_str()? {
-                request_dict.set_item(intern!(py, "uri"), &edited.uri)?;
-            }
-            if edited.querystring != str_or_empty(&querystring)? {
-                request_dict.set_item(intern!(py, "querystring"), &edited.querystring)?;
-            }
-            if request_headers.is_some() || !edited.headers.0.is_empty() {
-                let headers = headers_dict(&request_dict, request_headers)?;
-                write_headers(&headers, &plan.request, &request_copied, &edited.headers)?;
-            }
-            if edited.body != body {
-                write_request_body(&request_dict, edited.body.as_ref())?;
-            }
-            request_dict.into_any().unbind()
+    // Most origin responses are not errors, and the steps that act on errors read nothing then.
+    let plan = match &response {
+        Some(r) if trigger == EventType::OriginResponse => {
+            origin_response_plan(host, any_status, r.status.to_str()?)
         }
-        FunctionResult::Response(updated) => match (response_dict, before) {
-            (
-                Some(d),
-                Some((status, description, body, body_encoding, response_headers, copied)),
-            ) => {
-                if updated.status != status.to_str()? {
-                    d.set_item(intern!(py, "status"), &updated.status)?;
-                }
-                if updated.status_description.as_deref() != optional_str(&description)? {
-                    let description = updated.status_description.as_deref();
-                    set_or_remove(&d, intern!(py, "statusDescription"), description)?;
-                }
-                if response_headers.is_some() || !updated.headers.0.is_empty() {
-                    let headers = headers_dict(&d, response_headers)?;
-                    write_headers(&headers, &plan.response, &copied, &updated.headers)?;
-                }
-                if updated.body.as_deref() != optional_str(&body)? {
-                    set_or_remove(&d, intern!(py, "body"), updated.body.as_deref())?;
-                }
-                if updated.body_encoding != body_encoding {
-                    let encoding = updated.body_encoding.map(BodyEncoding::as_str);
-                    set_or_remove(&d, intern!(py, "bodyEncoding"), encoding)?;
-                }
-                d.into_any().unbind()
+        _ => any_status,
+    };
+    let Some(mut outcome) = run(host, trigger, &request, response.as_ref(), plan)? else {
+        return Ok(None);
+    };
+    if plan.narrowed
+        && let (FunctionResult::Response(updated), Some(r)) = (&outcome.result, &response)
+        && updated.status != r.status.to_str()?
+    {
+        // A step changed the status, so a later one may have acted on what the plan left out.
+        // Functions are pure: run it again on everything it might read.
+        let Some(again) = run(host, trigger, &request, response.as_ref(), any_status)? else {
+            return Ok(None);
+        };
+        outcome = again;
+    }
+    write_back(py, &request, response.as_ref(), outcome)
+}
+
+/// Applies the function's result to the event's dicts (or makes the response it answered with).
+fn write_back(
+    py: Python<'_>,
+    request: &RequestFields<'_, '_>,
+    response: Option<&ResponseFields<'_, '_>>,
+    outcome: Run,
+) -> PyResult<Option<Py<PyAny>>> {
+    let Run {
+        result,
+        request_copied,
+        response_copied,
+    } = outcome;
+    Ok(Some(match (result, response) {
+        (FunctionResult::Request(edited), _) => {
+            let d = request.dict;
+            if edited.uri != request.uri.to_str()? {
+                d.set_item(intern!(py, "uri"), &edited.uri)?;
             }
-            // A request trigger's function answered: a new response, all its headers written.
-            _ => new_response_dict(py, &updated)?.into_any().unbind(),
-        },
+            if edited.querystring != str_or_empty(&request.querystring)? {
+                d.set_item(intern!(py, "querystring"), &edited.querystring)?;
+            }
+            if request.headers.is_some() || !edited.headers.0.is_empty() {
+                let headers = headers_dict(&d, request.headers)?;
+                write_headers(&headers, &request_copied, &edited.headers)?;
+            }
+            if edited.body != request.body {
+                write_request_body(&d, edited.body.as_ref())?;
+            }
+            d.to_owned().into_any().unbind()
+        }
+        (FunctionResult::Response(updated), Some(r)) => {
+            let d = r.dict;
+            if updated.status != r.status.to_str()? {
+                d.set_item(intern!(py, "status"), &updated.status)?;
+            }
+            if updated.status_description.as_deref() != optional_str(&r.description)? {
+                let description = updated.status_description.as_deref();
+                set_or_remove(&d, intern!(py, "statusDescription"), description)?;
+            }
+            if r.headers.is_some() || !updated.headers.0.is_empty() {
+                let headers = headers_dict(&d, r.headers)?;
+                write_headers(&headers, &response_copied, &updated.headers)?;
+            }
+            if updated.body.as_deref() != optional_str(&r.body)? {
+                set_or_remove(&d, intern!(py, "body"), updated.body.as_deref())?;
+            }
+            if updated.body_encoding != r.body_encoding {
+                let encoding = updated.body_encoding.map(BodyEncoding::as_str);
+                set_or_remove(&d, intern!(py, "bodyEncoding"), encoding)?;
+            }
+            d.to_owned().into_any().unbind()
+        }
+        // A request trigger's function answered: a new response, all its headers written.
+        (FunctionResult::Response(updated), None) => {
+            new_response_dict(py, &updated)?.into_any().unbind()
+        }
     }))
 }

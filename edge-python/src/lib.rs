@@ -13,7 +13,10 @@
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
+
+#[cfg(feature = "mimalloc")]
+mod allocator;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -75,4 +75,11 @@ impl OriginResponseStep for FriendlyErrors {
             .iter()
             .for_each(|name| reads.response(name));
     }
+
+    /// On a status it does not turn into a page it reads nothing: most responses are not errors.
+    fn header_reads_for_status(&self, status: u16, reads: &mut HeaderReads) {
+        if self.statuses.contains(&status) {
+            self.header_reads(reads);
+        }
+    }
 }
