@@ -215,7 +215,7 @@ def main():
                          + "import alien_edge; alien_edge.viewer_request(e, None)", env)
     print(f"python {sys.version.split()[0]}; {chosen}")
     print(f"cold start (median of 30 fresh processes): bare {bare:.1f} ms, plain handler {plain:.1f} ms, "
-          f"Rust module {ours:.1f} ms (+{ours - plain:.1f} ms over the plain handler)")
+          f"Rust module {ours:.1f} ms ({ours - plain:+.1f} ms over the plain handler)")
     cases = [
         ("viewer-request/pretty-url", rewrite_only_viewer_request, equivalent_viewer_request,
          viewer.viewer_request),
