@@ -197,11 +197,18 @@ pub trait OriginResponseStep: Send + Sync {
         *reads = HeaderReads::all();
     }
 
-    /// The headers the step reads of a response that has `status` when the step sees it, for a
-    /// step that acts only on some statuses (by default, what `header_reads` says).
+    /// The headers the step reads (for its `needs` too) of a response that has `status` when
+    /// the step sees it, for a step that acts only on some statuses (by default, what
+    /// `header_reads` says).
     fn header_reads_for_status(&self, status: u16, reads: &mut HeaderReads) {
         let _ = status;
         self.header_reads(reads);
+    }
+
+    /// Whether the step may change the response's status, so that the steps after it may see
+    /// another status than the origin's (yes, unless it says otherwise).
+    fn sets_status(&self) -> bool {
+        true
     }
 }
 
@@ -365,12 +372,21 @@ impl EdgeFunctions {
 
     /// The headers the origin-response function reads of a response the origin answered with
     /// `status`: less than [`header_reads`](Self::header_reads) when steps act only on some
-    /// statuses. Complete only while the status stays `status`: a host that copies these must run
-    /// the function again with `header_reads` if the function changes the status.
+    /// statuses. A step after one that may change the status reads what it reads on any status.
     pub fn origin_response_reads(&self, status: u16) -> HeaderReads {
+        let origin_status = std::cell::Cell::new(true);
         union(
             self.origin_response.iter().flat_map(|f| &f.steps),
-            |s, r| s.header_reads_for_status(status, r),
+            |s, r| {
+                if origin_status.get() {
+                    s.header_reads_for_status(status, r);
+                } else {
+                    s.header_reads(r);
+                }
+                if s.sets_status() {
+                    origin_status.set(false);
+                }
+            },
         )
     }
 
@@ -528,5 +544,26 @@ mod tests {
         assert!(all.response.contains("etag") && !ok.response.contains("etag"));
         assert!(ok.response.contains("cache-control"));
         assert!(all.request.contains("cookie") && !ok.request.contains("cookie"));
+
+        // After a step that may change the status, the friendly pages may see a 404 on any
+        // origin status: they read what they read on any status.
+        struct SetsStatus;
+        impl OriginResponseStep for SetsStatus {
+            fn origin_response(
+                &self,
+                _request: &Request,
+                response: &mut ResponseEdit<'_>,
+                _data: &Supplied,
+            ) -> Result<(), FunctionError> {
+                response.set_status(404);
+                Ok(())
+            }
+            fn header_reads(&self, _reads: &mut HeaderReads) {}
+        }
+        let mut status_first = functions.clone();
+        if let Some(f) = status_first.origin_response.as_mut() {
+            f.steps.insert(0, Arc::new(SetsStatus));
+        }
+        assert_eq!(status_first.origin_response_reads(200), all);
     }
 }

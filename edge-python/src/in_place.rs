@@ -25,53 +25,46 @@ fn bad(trigger: EventType, what: &str) -> PyErr {
 
 /// `value` as a `T`. `json.loads` makes exact dicts, lists and strings, whose type is checked
 /// inline; a subclass is checked through the type's flags, a call under the stable ABI.
-fn cast<'a, 'py, T: PyTypeInfo>(value: Borrowed<'a, 'py, PyAny>) -> Option<Borrowed<'a, 'py, T>> {
-    value.cast_exact::<T>().or_else(|_| value.cast::<T>()).ok()
+fn cast<'py, T: PyTypeInfo>(value: Bound<'py, PyAny>) -> Option<Bound<'py, T>> {
+    match value.cast_into_exact::<T>() {
+        Ok(value) => Some(value),
+        Err(e) => e.into_inner().cast_into::<T>().ok(),
+    }
 }
 
-fn dict<'a, 'py>(
-    value: Borrowed<'a, 'py, PyAny>,
+fn dict<'py>(
+    value: Bound<'py, PyAny>,
     trigger: EventType,
     what: &str,
-) -> PyResult<Borrowed<'a, 'py, PyDict>> {
+) -> PyResult<Bound<'py, PyDict>> {
     cast::<PyDict>(value).ok_or_else(|| bad(trigger, &format!("`{what}` is not an object")))
 }
 
-/// `d[key]`, borrowed from the dict: no reference counting, which is a call each way under the
-/// stable ABI. The dict keeps the value alive while it is used: nothing here replaces a value
-/// before it is done reading it, and no Python code runs in between (the event is plain JSON
-/// data: exact `str` keys, whose comparisons call nothing).
-fn get<'a, 'py>(
-    d: Borrowed<'a, 'py, PyDict>,
+/// `d[key]`, absent when missing or `null` (as the typed route reads optional fields). Owned:
+/// a caller's dict may hold keys whose comparisons run Python code, which could change it.
+fn get<'py>(
+    d: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
-) -> PyResult<Option<Borrowed<'a, 'py, PyAny>>> {
-    let py = d.py();
-    // SAFETY: the GIL is held; the result is a borrowed reference, or null with an error set
-    // only if the lookup failed.
-    let found = unsafe { ffi::PyDict_GetItemWithError(d.as_ptr(), key.as_ptr()) };
-    if found.is_null() {
-        return PyErr::take(py).map_or(Ok(None), Err);
-    }
-    // SAFETY: non-null, and alive as long as `d` holds it.
-    Ok(Some(unsafe { Borrowed::from_ptr(py, found) }))
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok(d.get_item(key)?.filter(|value| !value.is_none()))
 }
 
-fn item<'a, 'py>(
-    d: Borrowed<'a, 'py, PyDict>,
+fn item<'py>(
+    d: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Borrowed<'a, 'py, PyAny>> {
+) -> PyResult<Bound<'py, PyAny>> {
     get(d, key)?.ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is missing")))
 }
 
 /// A string field, kept as the Python string: the result is compared with it afterwards.
-fn optional_text<'a, 'py>(
-    d: Borrowed<'a, 'py, PyDict>,
+fn optional_text<'py>(
+    d: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Option<Borrowed<'a, 'py, PyString>>> {
+) -> PyResult<Option<Bound<'py, PyString>>> {
     get(d, key)?
         .map(|value| {
             cast::<PyString>(value)
@@ -80,29 +73,31 @@ fn optional_text<'a, 'py>(
         .transpose()
 }
 
-fn text<'a, 'py>(
-    d: Borrowed<'a, 'py, PyDict>,
+fn text<'py>(
+    d: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Borrowed<'a, 'py, PyString>> {
+) -> PyResult<Bound<'py, PyString>> {
     optional_text(d, key, trigger, path)?
         .ok_or_else(|| bad(trigger, &format!("`{path}.{key}` is missing")))
 }
 
-fn owned(text: Borrowed<'_, '_, PyString>) -> PyResult<String> {
+fn owned(text: &Bound<'_, PyString>) -> PyResult<String> {
     Ok(text.to_str()?.to_owned())
 }
 
-fn owned_or_empty(text: Option<Borrowed<'_, '_, PyString>>) -> PyResult<String> {
-    text.map(owned).unwrap_or_else(|| Ok(String::new()))
+fn owned_or_empty(text: &Option<Bound<'_, PyString>>) -> PyResult<String> {
+    text.as_ref()
+        .map(owned)
+        .unwrap_or_else(|| Ok(String::new()))
 }
 
-fn str_or_empty<'a>(text: &'a Option<Borrowed<'_, '_, PyString>>) -> PyResult<&'a str> {
+fn str_or_empty<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<&'a str> {
     Ok(optional_str(text)?.unwrap_or(""))
 }
 
-fn optional_str<'a>(text: &'a Option<Borrowed<'_, '_, PyString>>) -> PyResult<Option<&'a str>> {
+fn optional_str<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<Option<&'a str>> {
     text.as_ref().map(|t| t.to_str()).transpose()
 }
 
@@ -159,17 +154,13 @@ impl Names {
 struct Plan {
     request: Names,
     response: Names,
-    /// Less than the trigger's whole reads (an origin-response plan for one status): complete
-    /// only while the function keeps that status.
-    narrowed: bool,
 }
 
 impl Plan {
-    fn new(reads: HeaderReads, narrowed: bool) -> Plan {
+    fn new(reads: HeaderReads) -> Plan {
         Plan {
             request: Names::new(&reads.request),
             response: Names::new(&reads.response),
-            narrowed,
         }
     }
 }
@@ -184,7 +175,7 @@ static ORIGIN_RESPONSE_PLANS: [std::sync::OnceLock<Plan>; 500] =
 fn plan(py: Python<'_>, trigger: EventType) -> PyResult<&'static Plan> {
     let plans = PLANS.get_or_try_init(py, || {
         let host = crate::host(py)?;
-        Ok::<_, PyErr>(EventType::ALL.map(|t| Plan::new(host.functions.header_reads(t), false)))
+        Ok::<_, PyErr>(EventType::ALL.map(|t| Plan::new(host.functions.header_reads(t))))
     })?;
     // `EventType::ALL` lists the triggers in declaration order, so the discriminant indexes it.
     debug_assert_eq!(EventType::ALL[trigger as usize], trigger);
@@ -201,11 +192,8 @@ fn origin_response_plan(host: &crate::Host, any: &'static Plan, status: &str) ->
     else {
         return any;
     };
-    ORIGIN_RESPONSE_PLANS[usize::from(status - 100)].get_or_init(|| {
-        let reads = host.functions.origin_response_reads(status);
-        let narrowed = reads != host.functions.header_reads(EventType::OriginResponse);
-        Plan::new(reads, narrowed)
-    })
+    ORIGIN_RESPONSE_PLANS[usize::from(status - 100)]
+        .get_or_init(|| Plan::new(host.functions.origin_response_reads(status)))
 }
 
 /// `obj` as a string: the exact type is checked inline, subclasses through the type's flags.
@@ -255,42 +243,42 @@ impl EntryKeys {
 }
 
 /// The Python strings of the headers copied out, so that the function's result is compared with
-/// them directly instead of being looked up again. Borrowed: valid while the headers dict is
-/// unchanged (see [`write_headers`]).
+/// them directly instead of being looked up again. Held (not borrowed): writing the result into
+/// the dict may run a caller's Python code, which could change the dict.
 #[derive(Default)]
-struct Copied {
-    /// Name, the dict's key object for it, and the range of its entries in `entries`.
-    headers: Vec<(*const str, *mut ffi::PyObject, std::ops::Range<usize>)>,
-    /// Each entry's value and key (null when it has none).
-    entries: Vec<(*mut ffi::PyObject, *mut ffi::PyObject)>,
+struct Copied<'py> {
+    /// Name, its text (borrowed from the string held beside it), and the range of its entries.
+    headers: Vec<(Bound<'py, PyString>, *const str, std::ops::Range<usize>)>,
+    /// Each entry's value and key.
+    entries: Vec<(Bound<'py, PyString>, Option<Bound<'py, PyString>>)>,
 }
 
-impl Copied {
-    /// Whether the event had exactly `entries` under `name`.
-    fn unchanged(&self, py: Python<'_>, name: &str, entries: &[HeaderEntry]) -> PyResult<bool> {
-        // SAFETY: the names and strings are borrowed from the headers dict, unchanged since the walk.
-        let Some((_, _, range)) = self
-            .headers
+impl<'py> Copied<'py> {
+    fn find(
+        &self,
+        name: &str,
+    ) -> Option<&(Bound<'py, PyString>, *const str, std::ops::Range<usize>)> {
+        // SAFETY: each text is the UTF-8 form of the string held beside it, alive with it.
+        self.headers
             .iter()
-            .find(|(n, _, _)| unsafe { &**n } == name)
-        else {
+            .find(|(_, text, _)| unsafe { &**text } == name)
+    }
+
+    /// Whether the event had exactly `entries` under `name`.
+    fn unchanged(&self, name: &str, entries: &[HeaderEntry]) -> PyResult<bool> {
+        let Some((_, _, range)) = self.find(name) else {
             return Ok(false);
         };
         if range.len() != entries.len() {
             return Ok(false);
         }
-        let is = |object: *mut ffi::PyObject, want: &str| -> PyResult<bool> {
-            // SAFETY: as above; the walk checked that each is a string.
-            let text = unsafe { Borrowed::from_ptr(py, object).cast_unchecked::<PyString>() };
-            Ok(text.to_str()? == want)
-        };
-        for (&(value, key), entry) in self.entries[range.clone()].iter().zip(entries) {
-            let same_key = match (&entry.key, key.is_null()) {
-                (None, true) => true,
-                (Some(k), false) => is(key, k)?,
+        for ((value, key), entry) in self.entries[range.clone()].iter().zip(entries) {
+            let same_key = match (&entry.key, key) {
+                (None, None) => true,
+                (Some(want), Some(key)) => key.to_str()? == want,
                 _ => false,
             };
-            if !same_key || !is(value, &entry.value)? {
+            if !same_key || value.to_str()? != entry.value {
                 return Ok(false);
             }
         }
@@ -302,13 +290,13 @@ impl Copied {
 /// the whole dict that also refuses what the typed model would refuse in any header, read or
 /// not: names and values that are not strings, entries that are not a list of objects, request
 /// keys that do not match their name, and geo or device headers in viewer-request.
-fn read_headers(
-    map: &Bound<'_, PyDict>,
+fn read_headers<'py>(
+    map: &Bound<'py, PyDict>,
     names: &Names,
     trigger: EventType,
     path: &str,
     request: bool,
-) -> PyResult<(Headers, Copied)> {
+) -> PyResult<(Headers, Copied<'py>)> {
     let py = map.py();
     let refused = |e: edge_functions::event::EventError| bad(trigger, &e.to_string());
     let mut headers = Headers::new();
@@ -336,14 +324,13 @@ fn read_headers(
                 Borrowed::from_ptr(py, entries),
             )
         };
-        let name_object = name.as_ptr();
-        let name = as_str(name).ok_or_else(|| {
+        let name_string = as_str(name).ok_or_else(|| {
             bad(
                 trigger,
                 &format!("`{path}` has a name that is not a string"),
             )
         })?;
-        let name = name.to_str()?;
+        let name = name_string.to_str()?;
         if request {
             edge_functions::rules::check_request_header_name(trigger, name).map_err(refused)?;
         }
@@ -372,21 +359,25 @@ fn read_headers(
                     unsafe { (Borrowed::from_ptr(py, field), Borrowed::from_ptr(py, item)) };
                 match fields.field(field)? {
                     EntryField::Value => value = Some(item),
-                    EntryField::Key => key = Some(item),
-                    EntryField::Other => {}
+                    // `"key": null` is no key, as the typed route reads it.
+                    EntryField::Key if !item.is_none() => key = Some(item),
+                    EntryField::Key | EntryField::Other => {}
                 }
             }
             let value = value
                 .ok_or_else(|| bad(trigger, &format!("`{path}.{name}[].value` is missing")))?;
             let value = as_str(value)
                 .ok_or_else(|| bad(trigger, &format!("`{path}.{name}[].value` is not a string")))?;
-            let key_object = key.map_or(std::ptr::null_mut(), |k| k.as_ptr());
-            let key = match key {
+            let key_string = key
+                .map(|key| {
+                    as_str(key).ok_or_else(|| {
+                        bad(trigger, &format!("`{path}.{name}[].key` is not a string"))
+                    })
+                })
+                .transpose()?;
+            let key = match key_string {
                 None => None,
                 Some(key) => {
-                    let key = as_str(key).ok_or_else(|| {
-                        bad(trigger, &format!("`{path}.{name}[].key` is not a string"))
-                    })?;
                     let key = key.to_str()?;
                     if request {
                         edge_functions::rules::check_request_header_key(name, key)
@@ -401,14 +392,18 @@ fn read_headers(
                     value: value.to_str()?.to_owned(),
                     extra: Default::default(),
                 });
-                copied.entries.push((value.as_ptr(), key_object));
+                copied
+                    .entries
+                    .push((value.to_owned(), key_string.map(|k| k.to_owned())));
             }
         }
         if copy {
             headers.0.insert(name.to_owned(), list);
-            copied
-                .headers
-                .push((name as *const str, name_object, first..copied.entries.len()));
+            copied.headers.push((
+                name_string.to_owned(),
+                name as *const str,
+                first..copied.entries.len(),
+            ));
         }
     }
     Ok((headers, copied))
@@ -492,11 +487,7 @@ impl HeaderCache {
     ) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyList>)> {
         let bytes: usize = entries.iter().map(|e| e.value.len()).sum();
         if bytes > CACHE_MAX_BYTES {
-            let dicts = entries
-                .iter()
-                .map(|e| entry_dict(py, e).map(Bound::unbind))
-                .collect::<PyResult<Vec<_>>>()?;
-            return Ok((PyString::new(py, name), list_of_copies(py, &dicts)?));
+            return fresh_header(py, name, entries);
         }
         if self.slots.is_empty() {
             self.slots.resize_with(CACHE_SLOTS, || None);
@@ -515,10 +506,7 @@ impl HeaderCache {
             name: name.into(),
             entries: entries.to_vec(),
             py_name: PyString::new(py, name).unbind(),
-            dicts: entries
-                .iter()
-                .map(|e| entry_dict(py, e).map(Bound::unbind))
-                .collect::<PyResult<Vec<_>>>()?,
+            dicts: entry_dicts(py, entries)?,
         };
         let written = (
             kept.py_name.bind(py).clone(),
@@ -529,33 +517,67 @@ impl HeaderCache {
     }
 }
 
-fn header_cache() -> std::sync::MutexGuard<'static, HeaderCache> {
-    HEADERS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn entry_dicts(py: Python<'_>, entries: &[HeaderEntry]) -> PyResult<Vec<Py<PyDict>>> {
+    entries
+        .iter()
+        .map(|e| entry_dict(py, e).map(Bound::unbind))
+        .collect()
+}
+
+/// A header's name and entries made anew, without the cache.
+fn fresh_header<'py>(
+    py: Python<'py>,
+    name: &str,
+    entries: &[HeaderEntry],
+) -> PyResult<(Bound<'py, PyString>, Bound<'py, PyList>)> {
+    Ok((
+        PyString::new(py, name),
+        list_of_copies(py, &entry_dicts(py, entries)?)?,
+    ))
+}
+
+/// The header cache, when it is free. Making Python objects can run Python code (the garbage
+/// collector's finalizers) that releases the GIL or calls back in: a handler that finds the
+/// cache in use makes its headers anew rather than wait for it.
+fn free_cache() -> Option<std::sync::MutexGuard<'static, HeaderCache>> {
+    match HEADERS.try_lock() {
+        Ok(cache) => Some(cache),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
+/// Sets a header in a headers dict: the name and a fresh list of its entries.
+fn put_header(
+    target: &Bound<'_, PyDict>,
+    cache: &mut Option<std::sync::MutexGuard<'static, HeaderCache>>,
+    name: &str,
+    entries: &[HeaderEntry],
+) -> PyResult<()> {
+    let py = target.py();
+    let (key, list) = match cache {
+        Some(cache) => cache.header(py, name, entries)?,
+        None => fresh_header(py, name, entries)?,
+    };
+    target.set_item(key, list)
 }
 
 /// Brings the headers dict to what the function left: each header that differs is replaced, and
 /// each header it read and no longer has is removed. Headers it did not read stay as they were,
 /// so nothing is copied out and back just to be compared.
 fn write_headers(target: &Bound<'_, PyDict>, copied: &Copied, after: &Headers) -> PyResult<()> {
-    let py = target.py();
-    let mut cache = header_cache();
+    let mut cache = free_cache();
     for (name, entries) in after.iter() {
         // A header the function did not read is one it set: only read ones can be unchanged.
-        // Writing a header frees only its own old entries: the names (the dict keeps its key
-        // objects) and every other header's entries that `copied` borrows stay alive.
-        if !copied.unchanged(py, name, entries)? {
-            let (key, list) = cache.header(py, name, entries)?;
-            target.set_item(key, list)?;
+        if !copied.unchanged(name, entries)? {
+            put_header(target, &mut cache, name, entries)?;
         }
     }
     // Headers the event had and the function no longer has: it removed them.
-    for (name, object, _) in &copied.headers {
-        // SAFETY: as above; only headers not yet removed are looked at.
-        if !after.contains(unsafe { &**name }) {
-            let key = unsafe { Borrowed::from_ptr(py, *object) }.to_owned();
-            target.del_item(key)?;
+    for (name, text, _) in &copied.headers {
+        // SAFETY: the text is the UTF-8 form of `name`, which `copied` holds.
+        if !after.contains(unsafe { &**text }) {
+            target.del_item(name)?;
         }
     }
     Ok(())
@@ -564,10 +586,10 @@ fn write_headers(target: &Bound<'_, PyDict>, copied: &Copied, after: &Headers) -
 /// The `headers` dict of a request or response dict: the one it had, or a new one.
 fn headers_dict<'py>(
     owner: &Bound<'py, PyDict>,
-    existing: Option<Borrowed<'_, 'py, PyDict>>,
+    existing: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     match existing {
-        Some(h) => Ok(h.to_owned()),
+        Some(h) => Ok(h.clone()),
         None => {
             let py = owner.py();
             let h = PyDict::new(py);
@@ -578,11 +600,11 @@ fn headers_dict<'py>(
 }
 
 /// The `headers` dict of a request or response dict, if it has one.
-fn optional_headers<'a, 'py>(
-    owner: Borrowed<'a, 'py, PyDict>,
+fn optional_headers<'py>(
+    owner: &Bound<'py, PyDict>,
     trigger: EventType,
     path: &str,
-) -> PyResult<Option<Borrowed<'a, 'py, PyDict>>> {
+) -> PyResult<Option<Bound<'py, PyDict>>> {
     get(owner, intern!(owner.py(), "headers"))?
         .map(|h| dict(h, trigger, path))
         .transpose()
@@ -608,10 +630,9 @@ fn new_response_dict<'py>(py: Python<'py>, response: &Response) -> PyResult<Boun
         d.set_item(intern!(py, "statusDescription"), description)?;
     }
     let headers = PyDict::new(py);
-    let mut cache = header_cache();
+    let mut cache = free_cache();
     for (name, entries) in response.headers.iter() {
-        let (key, list) = cache.header(py, name, entries)?;
-        headers.set_item(key, list)?;
+        put_header(&headers, &mut cache, name, entries)?;
     }
     d.set_item(intern!(py, "headers"), headers)?;
     if let Some(body) = &response.body {
@@ -624,11 +645,11 @@ fn new_response_dict<'py>(py: Python<'py>, response: &Response) -> PyResult<Boun
 }
 
 /// `cf.request.body`, as Include Body exposes it.
-fn read_request_body(value: Borrowed<'_, '_, PyAny>, trigger: EventType) -> PyResult<RequestBody> {
+fn read_request_body(value: Bound<'_, PyAny>, trigger: EventType) -> PyResult<RequestBody> {
     let path = "cf.request.body";
     let d = dict(value, trigger, path)?;
     let py = d.py();
-    let input_truncated = match get(d, intern!(py, "inputTruncated"))? {
+    let input_truncated = match get(&d, intern!(py, "inputTruncated"))? {
         None => false,
         Some(v) => cast::<PyBool>(v)
             .ok_or_else(|| {
@@ -639,7 +660,7 @@ fn read_request_body(value: Borrowed<'_, '_, PyAny>, trigger: EventType) -> PyRe
             })?
             .is_true(),
     };
-    let action = match optional_text(d, intern!(py, "action"), trigger, path)? {
+    let action = match optional_text(&d, intern!(py, "action"), trigger, path)? {
         None => BodyAction::default(),
         Some(name) => {
             let name = name.to_str()?;
@@ -651,24 +672,20 @@ fn read_request_body(value: Borrowed<'_, '_, PyAny>, trigger: EventType) -> PyRe
             })?
         }
     };
-    let encoding = match optional_text(d, intern!(py, "encoding"), trigger, path)? {
+    let encoding = match optional_text(&d, intern!(py, "encoding"), trigger, path)? {
         None => BodyEncoding::default(),
-        Some(name) => encoding(name, trigger, &format!("{path}.encoding"))?,
+        Some(name) => encoding(&name, trigger, &format!("{path}.encoding"))?,
     };
     Ok(RequestBody {
         input_truncated,
         action,
         encoding,
-        data: owned_or_empty(optional_text(d, intern!(py, "data"), trigger, path)?)?,
+        data: owned_or_empty(&optional_text(&d, intern!(py, "data"), trigger, path)?)?,
         extra: Default::default(),
     })
 }
 
-fn encoding(
-    name: Borrowed<'_, '_, PyString>,
-    trigger: EventType,
-    path: &str,
-) -> PyResult<BodyEncoding> {
+fn encoding(name: &Bound<'_, PyString>, trigger: EventType, path: &str) -> PyResult<BodyEncoding> {
     let name = name.to_str()?;
     BodyEncoding::from_wire(name).ok_or_else(|| {
         bad(
@@ -703,51 +720,51 @@ fn write_request_body(request: &Bound<'_, PyDict>, body: Option<&RequestBody>) -
 /// Handles the event in place unless the typed model must read it whole: an origin-request event
 /// (it carries the origin) or one whose function needs data. `None` sends it down the typed route.
 /// The request's fields as the event has them, borrowed from its dict.
-struct RequestFields<'a, 'py> {
-    dict: Borrowed<'a, 'py, PyDict>,
-    client_ip: Borrowed<'a, 'py, PyString>,
-    method: Borrowed<'a, 'py, PyString>,
-    uri: Borrowed<'a, 'py, PyString>,
-    querystring: Option<Borrowed<'a, 'py, PyString>>,
-    headers: Option<Borrowed<'a, 'py, PyDict>>,
+struct RequestFields<'py> {
+    dict: Bound<'py, PyDict>,
+    client_ip: Bound<'py, PyString>,
+    method: Bound<'py, PyString>,
+    uri: Bound<'py, PyString>,
+    querystring: Option<Bound<'py, PyString>>,
+    headers: Option<Bound<'py, PyDict>>,
     body: Option<RequestBody>,
 }
 
 /// The response's fields as the event has them (response triggers).
-struct ResponseFields<'a, 'py> {
-    dict: Borrowed<'a, 'py, PyDict>,
-    status: Borrowed<'a, 'py, PyString>,
-    description: Option<Borrowed<'a, 'py, PyString>>,
-    body: Option<Borrowed<'a, 'py, PyString>>,
+struct ResponseFields<'py> {
+    dict: Bound<'py, PyDict>,
+    status: Bound<'py, PyString>,
+    description: Option<Bound<'py, PyString>>,
+    body: Option<Bound<'py, PyString>>,
     body_encoding: Option<BodyEncoding>,
-    headers: Option<Borrowed<'a, 'py, PyDict>>,
+    headers: Option<Bound<'py, PyDict>>,
 }
 
 /// One run of the function, and what was copied out for it.
-struct Run {
+struct Run<'py> {
     result: FunctionResult,
-    request_copied: Copied,
-    response_copied: Copied,
+    request_copied: Copied<'py>,
+    response_copied: Copied<'py>,
 }
 
 /// Copies out what `plan` reads, checks the event as the typed route would, and runs the
 /// function; `None` when it needs data (the typed route's job).
-fn run(
+fn run<'py>(
     host: &crate::Host,
     trigger: EventType,
-    request: &RequestFields<'_, '_>,
-    response: Option<&ResponseFields<'_, '_>>,
+    request: &RequestFields<'py>,
+    response: Option<&ResponseFields<'py>>,
     plan: &Plan,
-) -> PyResult<Option<Run>> {
+) -> PyResult<Option<Run<'py>>> {
     let (headers, request_copied) = match &request.headers {
         Some(h) => read_headers(h, &plan.request, trigger, "cf.request.headers", true)?,
         None => Default::default(),
     };
     let typed_request = Request {
-        client_ip: owned(request.client_ip)?,
-        method: owned(request.method)?,
-        uri: owned(request.uri)?,
-        querystring: owned_or_empty(request.querystring)?,
+        client_ip: owned(&request.client_ip)?,
+        method: owned(&request.method)?,
+        uri: owned(&request.uri)?,
+        querystring: owned_or_empty(&request.querystring)?,
         headers,
         body: request.body.clone(),
         ..Default::default()
@@ -760,10 +777,10 @@ fn run(
                 None => Default::default(),
             };
             let typed = Response {
-                status: owned(r.status)?,
-                status_description: r.description.map(owned).transpose()?,
+                status: owned(&r.status)?,
+                status_description: r.description.as_ref().map(owned).transpose()?,
                 headers,
-                body: r.body.map(owned).transpose()?,
+                body: r.body.as_ref().map(owned).transpose()?,
                 body_encoding: r.body_encoding,
                 ..Default::default()
             };
@@ -797,17 +814,21 @@ fn run(
 }
 
 /// Handles the event in place unless the typed model must read it whole: an origin-request event
-/// (it carries the origin) or one whose function needs data. `None` sends it down the typed route.
+/// (it carries the origin, which its function may change) or one whose function needs data.
+/// `None` sends it down the typed route.
 pub(crate) fn handle(
     py: Python<'_>,
     trigger: EventType,
     event: &Bound<'_, PyAny>,
 ) -> PyResult<Option<Py<PyAny>>> {
+    if trigger == EventType::OriginRequest {
+        return Ok(None);
+    }
     let host = crate::host(py)?;
     let any_status = plan(py, trigger)?;
     let refused = |e: edge_functions::event::EventError| bad(trigger, &e.to_string());
-    let event = dict(event.as_borrowed(), trigger, "event")?;
-    let records = item(event, intern!(py, "Records"), trigger, "event")?;
+    let event = dict(event.clone(), trigger, "event")?;
+    let records = item(&event, intern!(py, "Records"), trigger, "event")?;
     let records =
         cast::<PyList>(records).ok_or_else(|| bad(trigger, "`Records` is not an array"))?;
     if records.len() != 1 {
@@ -819,65 +840,60 @@ pub(crate) fn handle(
             ),
         ));
     }
-    // SAFETY: the list has one item, borrowed from it.
-    let record = unsafe { Borrowed::from_ptr(py, ffi::PyList_GetItem(records.as_ptr(), 0)) };
-    let record = dict(record, trigger, "Records[0]")?;
+    let record = dict(records.get_item(0)?, trigger, "Records[0]")?;
     let cf = dict(
-        item(record, intern!(py, "cf"), trigger, "Records[0]")?,
+        item(&record, intern!(py, "cf"), trigger, "Records[0]")?,
         trigger,
         "cf",
     )?;
     let config = dict(
-        item(cf, intern!(py, "config"), trigger, "cf")?,
+        item(&cf, intern!(py, "config"), trigger, "cf")?,
         trigger,
         "cf.config",
     )?;
-    let event_type = text(config, intern!(py, "eventType"), trigger, "cf.config")?;
+    let event_type = text(&config, intern!(py, "eventType"), trigger, "cf.config")?;
     let event_type = event_type.to_str()?;
     if event_type != trigger.as_str() {
         return Err(bad(trigger, &format!("this is a {event_type} event")));
     }
     let request_dict = dict(
-        item(cf, intern!(py, "request"), trigger, "cf")?,
+        item(&cf, intern!(py, "request"), trigger, "cf")?,
         trigger,
         "cf.request",
     )?;
     // Response events carry the origin too; their functions cannot change it, so it stays as is.
-    let has_origin = get(request_dict, intern!(py, "origin"))?.is_some();
+    let has_origin = get(&request_dict, intern!(py, "origin"))?.is_some();
     edge_functions::rules::check_request_origin(trigger, has_origin).map_err(refused)?;
-    if has_origin && trigger == EventType::OriginRequest {
-        return Ok(None);
-    }
     let path = "cf.request";
     let request = RequestFields {
-        dict: request_dict,
-        client_ip: text(request_dict, intern!(py, "clientIp"), trigger, path)?,
-        method: text(request_dict, intern!(py, "method"), trigger, path)?,
-        uri: text(request_dict, intern!(py, "uri"), trigger, path)?,
-        querystring: optional_text(request_dict, intern!(py, "querystring"), trigger, path)?,
-        headers: optional_headers(request_dict, trigger, "cf.request.headers")?,
-        body: get(request_dict, intern!(py, "body"))?
+        client_ip: text(&request_dict, intern!(py, "clientIp"), trigger, path)?,
+        method: text(&request_dict, intern!(py, "method"), trigger, path)?,
+        uri: text(&request_dict, intern!(py, "uri"), trigger, path)?,
+        querystring: optional_text(&request_dict, intern!(py, "querystring"), trigger, path)?,
+        headers: optional_headers(&request_dict, trigger, "cf.request.headers")?,
+        body: get(&request_dict, intern!(py, "body"))?
             .map(|b| read_request_body(b, trigger))
             .transpose()?,
+        dict: request_dict,
     };
     let response = if trigger.is_request() {
         None
     } else {
         let d = dict(
-            item(cf, intern!(py, "response"), trigger, "cf")?,
+            item(&cf, intern!(py, "response"), trigger, "cf")?,
             trigger,
             "cf.response",
         )?;
         let path = "cf.response";
         Some(ResponseFields {
-            dict: d,
-            status: text(d, intern!(py, "status"), trigger, path)?,
-            description: optional_text(d, intern!(py, "statusDescription"), trigger, path)?,
-            body: optional_text(d, intern!(py, "body"), trigger, path)?,
-            body_encoding: optional_text(d, intern!(py, "bodyEncoding"), trigger, path)?
-                .map(|name| encoding(name, trigger, "cf.response.bodyEncoding"))
+            status: text(&d, intern!(py, "status"), trigger, path)?,
+            description: optional_text(&d, intern!(py, "statusDescription"), trigger, path)?,
+            body: optional_text(&d, intern!(py, "body"), trigger, path)?,
+            body_encoding: optional_text(&d, intern!(py, "bodyEncoding"), trigger, path)?
+                .map(|name| encoding(&name, trigger, "cf.response.bodyEncoding"))
                 .transpose()?,
-            headers: optional_headers(d, trigger, "cf.response.headers")?,
+            headers: optional_headers(&d, trigger, "cf.response.headers")?,
+            dict: d,
         })
     };
     // Most origin responses are not errors, and the steps that act on errors read nothing then.
@@ -887,38 +903,27 @@ pub(crate) fn handle(
         }
         _ => any_status,
     };
-    let Some(mut outcome) = run(host, trigger, &request, response.as_ref(), plan)? else {
-        return Ok(None);
-    };
-    if plan.narrowed
-        && let (FunctionResult::Response(updated), Some(r)) = (&outcome.result, &response)
-        && updated.status != r.status.to_str()?
-    {
-        // A step changed the status, so a later one may have acted on what the plan left out.
-        // Functions are pure: run it again on everything it might read.
-        let Some(again) = run(host, trigger, &request, response.as_ref(), any_status)? else {
-            return Ok(None);
-        };
-        outcome = again;
+    match run(host, trigger, &request, response.as_ref(), plan)? {
+        Some(outcome) => write_back(py, &request, response.as_ref(), outcome).map(Some),
+        None => Ok(None),
     }
-    write_back(py, &request, response.as_ref(), outcome)
 }
 
 /// Applies the function's result to the event's dicts (or makes the response it answered with).
-fn write_back(
-    py: Python<'_>,
-    request: &RequestFields<'_, '_>,
-    response: Option<&ResponseFields<'_, '_>>,
-    outcome: Run,
-) -> PyResult<Option<Py<PyAny>>> {
+fn write_back<'py>(
+    py: Python<'py>,
+    request: &RequestFields<'py>,
+    response: Option<&ResponseFields<'py>>,
+    outcome: Run<'py>,
+) -> PyResult<Py<PyAny>> {
     let Run {
         result,
         request_copied,
         response_copied,
     } = outcome;
-    Ok(Some(match (result, response) {
+    Ok(match (result, response) {
         (FunctionResult::Request(edited), _) => {
-            let d = request.dict;
+            let d = &request.dict;
             if edited.uri != request.uri.to_str()? {
                 d.set_item(intern!(py, "uri"), &edited.uri)?;
             }
@@ -926,39 +931,39 @@ fn write_back(
                 d.set_item(intern!(py, "querystring"), &edited.querystring)?;
             }
             if request.headers.is_some() || !edited.headers.0.is_empty() {
-                let headers = headers_dict(&d, request.headers)?;
+                let headers = headers_dict(d, request.headers.as_ref())?;
                 write_headers(&headers, &request_copied, &edited.headers)?;
             }
             if edited.body != request.body {
-                write_request_body(&d, edited.body.as_ref())?;
+                write_request_body(d, edited.body.as_ref())?;
             }
-            d.to_owned().into_any().unbind()
+            d.clone().into_any().unbind()
         }
         (FunctionResult::Response(updated), Some(r)) => {
-            let d = r.dict;
+            let d = &r.dict;
             if updated.status != r.status.to_str()? {
                 d.set_item(intern!(py, "status"), &updated.status)?;
             }
             if updated.status_description.as_deref() != optional_str(&r.description)? {
                 let description = updated.status_description.as_deref();
-                set_or_remove(&d, intern!(py, "statusDescription"), description)?;
+                set_or_remove(d, intern!(py, "statusDescription"), description)?;
             }
             if r.headers.is_some() || !updated.headers.0.is_empty() {
-                let headers = headers_dict(&d, r.headers)?;
+                let headers = headers_dict(d, r.headers.as_ref())?;
                 write_headers(&headers, &response_copied, &updated.headers)?;
             }
             if updated.body.as_deref() != optional_str(&r.body)? {
-                set_or_remove(&d, intern!(py, "body"), updated.body.as_deref())?;
+                set_or_remove(d, intern!(py, "body"), updated.body.as_deref())?;
             }
             if updated.body_encoding != r.body_encoding {
                 let encoding = updated.body_encoding.map(BodyEncoding::as_str);
-                set_or_remove(&d, intern!(py, "bodyEncoding"), encoding)?;
+                set_or_remove(d, intern!(py, "bodyEncoding"), encoding)?;
             }
-            d.to_owned().into_any().unbind()
+            d.clone().into_any().unbind()
         }
         // A request trigger's function answered: a new response, all its headers written.
         (FunctionResult::Response(updated), None) => {
             new_response_dict(py, &updated)?.into_any().unbind()
         }
-    }))
+    })
 }

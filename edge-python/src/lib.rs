@@ -7,8 +7,9 @@
 //! first event. `ALIEN_EDGE_CONFIG` may name another file, for local tests.
 //!
 //! Events are handled in place (`in_place`): the headers a function reads are copied out, its
-//! edits written back into the dict. Origin-request events (they carry the origin) and events
-//! whose function needs data cross as JSON into the typed model, the same code path as `invoke`:
+//! edits written back into the dict. Origin-request events (they carry the origin, which their
+//! function may change) and events whose function needs data cross as JSON into the typed model,
+//! the same code path as `invoke`:
 //! that route is in origin packages only (feature `typed-route`), and viewer packages stay small.
 
 #[cfg(feature = "mimalloc")]
@@ -275,8 +276,9 @@ mod typed_route {
         _event: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         Err(PyRuntimeError::new_err(format!(
-            "this is a viewer-trigger package: it cannot run {trigger} events that carry an \
-             origin or whose function reads data; attach the origin package to origin triggers"
+            "this is a viewer-trigger package: it cannot run {trigger} events (origin-request \
+             events, and events whose function reads data); attach the origin package to origin \
+             triggers"
         )))
     }
 }

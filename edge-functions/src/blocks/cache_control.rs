@@ -54,4 +54,8 @@ impl OriginResponseStep for DefaultCacheControl {
     fn header_reads(&self, reads: &mut HeaderReads) {
         reads.response("cache-control");
     }
+
+    fn sets_status(&self) -> bool {
+        false
+    }
 }

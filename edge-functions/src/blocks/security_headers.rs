@@ -66,6 +66,10 @@ impl OriginResponseStep for SecurityHeaders {
 
     /// It only sets headers, which replaces them: nothing to read.
     fn header_reads(&self, _reads: &mut HeaderReads) {}
+
+    fn sets_status(&self) -> bool {
+        false
+    }
 }
 
 impl GeneratedResponseStep for SecurityHeaders {
