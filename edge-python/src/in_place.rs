@@ -717,9 +717,7 @@ fn write_request_body(request: &Bound<'_, PyDict>, body: Option<&RequestBody>) -
     Ok(())
 }
 
-/// Handles the event in place unless the typed model must read it whole: an origin-request event
-/// (it carries the origin) or one whose function needs data. `None` sends it down the typed route.
-/// The request's fields as the event has them, borrowed from its dict.
+/// The request's fields as the event has them, held from its dict.
 struct RequestFields<'py> {
     dict: Bound<'py, PyDict>,
     client_ip: Bound<'py, PyString>,
