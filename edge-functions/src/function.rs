@@ -374,18 +374,16 @@ impl EdgeFunctions {
     /// `status`: less than [`header_reads`](Self::header_reads) when steps act only on some
     /// statuses. A step after one that may change the status reads what it reads on any status.
     pub fn origin_response_reads(&self, status: u16) -> HeaderReads {
-        let origin_status = std::cell::Cell::new(true);
+        let mut origin_status = true;
         union(
             self.origin_response.iter().flat_map(|f| &f.steps),
             |s, r| {
-                if origin_status.get() {
+                if origin_status {
                     s.header_reads_for_status(status, r);
                 } else {
                     s.header_reads(r);
                 }
-                if s.sets_status() {
-                    origin_status.set(false);
-                }
+                origin_status &= !s.sets_status();
             },
         )
     }
@@ -475,7 +473,7 @@ impl EdgeFunctions {
 /// The union of what each step reads; one that reads all makes it all.
 fn union<'a, S: ?Sized + 'a>(
     steps: impl Iterator<Item = &'a Arc<S>>,
-    step_reads: impl Fn(&S, &mut HeaderReads),
+    mut step_reads: impl FnMut(&S, &mut HeaderReads),
 ) -> HeaderReads {
     let mut reads = HeaderReads::default();
     for step in steps {

@@ -710,7 +710,7 @@ fn check_header_entries(
 ) {
     for entry in entries {
         if let Some(key) = &entry.key
-            && key.to_ascii_lowercase() != name
+            && !is_lowercase_of(name, key)
         {
             out.push(Violation::new(
                 Rule::HeaderKeyMismatch,

@@ -101,7 +101,7 @@ fn optional_str<'a>(text: &'a Option<Bound<'_, PyString>>) -> PyResult<Option<&'
     text.as_ref().map(|t| t.to_str()).transpose()
 }
 
-/// The header names one trigger's function reads, prepared once as Python strings.
+/// The header names one trigger's function reads, prepared once per trigger.
 enum Names {
     All,
     Only(Vec<ReadName>),
@@ -247,26 +247,25 @@ impl EntryKeys {
 /// the dict may run a caller's Python code, which could change the dict.
 #[derive(Default)]
 struct Copied<'py> {
-    /// Name, its text (borrowed from the string held beside it), and the range of its entries.
-    headers: Vec<(Bound<'py, PyString>, *const str, std::ops::Range<usize>)>,
+    /// Name, and the range of its entries in `entries`.
+    headers: Vec<(Bound<'py, PyString>, std::ops::Range<usize>)>,
     /// Each entry's value and key.
     entries: Vec<(Bound<'py, PyString>, Option<Bound<'py, PyString>>)>,
 }
 
 impl<'py> Copied<'py> {
-    fn find(
-        &self,
-        name: &str,
-    ) -> Option<&(Bound<'py, PyString>, *const str, std::ops::Range<usize>)> {
-        // SAFETY: each text is the UTF-8 form of the string held beside it, alive with it.
-        self.headers
-            .iter()
-            .find(|(_, text, _)| unsafe { &**text } == name)
+    fn find(&self, name: &str) -> PyResult<Option<&std::ops::Range<usize>>> {
+        for (copied, range) in &self.headers {
+            if copied.to_str()? == name {
+                return Ok(Some(range));
+            }
+        }
+        Ok(None)
     }
 
     /// Whether the event had exactly `entries` under `name`.
     fn unchanged(&self, name: &str, entries: &[HeaderEntry]) -> PyResult<bool> {
-        let Some((_, _, range)) = self.find(name) else {
+        let Some(range) = self.find(name)? else {
             return Ok(false);
         };
         if range.len() != entries.len() {
@@ -399,11 +398,9 @@ fn read_headers<'py>(
         }
         if copy {
             headers.0.insert(name.to_owned(), list);
-            copied.headers.push((
-                name_string.to_owned(),
-                name as *const str,
-                first..copied.entries.len(),
-            ));
+            copied
+                .headers
+                .push((name_string.to_owned(), first..copied.entries.len()));
         }
     }
     Ok((headers, copied))
@@ -574,9 +571,8 @@ fn write_headers(target: &Bound<'_, PyDict>, copied: &Copied, after: &Headers) -
         }
     }
     // Headers the event had and the function no longer has: it removed them.
-    for (name, text, _) in &copied.headers {
-        // SAFETY: the text is the UTF-8 form of `name`, which `copied` holds.
-        if !after.contains(unsafe { &**text }) {
+    for (name, _) in &copied.headers {
+        if !after.contains(name.to_str()?) {
             target.del_item(name)?;
         }
     }
