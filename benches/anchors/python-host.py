@@ -136,20 +136,23 @@ def equivalent_origin_response(event, context):
 
 
 def load_module(path):
-    """Loads a module (a built `.so`, or the one inside a package zip) with a config beside it."""
+    """Loads a module: out of a package zip with the config and templates it ships with (so this
+    also checks that the module reads what `package` writes), or a built `.so` with a config made
+    here. Its first event is handled here, while ALIEN_EDGE_CONFIG names its own config."""
     tmp = pathlib.Path(tempfile.mkdtemp())
     so = tmp / "alien_edge.abi3.so"
     if str(path).endswith(".zip"):
         with zipfile.ZipFile(path) as z:
-            so.write_bytes(z.read("alien_edge.abi3.so"))
+            z.extractall(tmp)
     else:
         so.write_bytes(pathlib.Path(path).read_bytes())
-    (tmp / "alien_edge.json").write_text(json.dumps(
-        {"site": "alien-cards", "table": "alien-cards", "templates": str(ROOT / "origin-site" / "templates")}))
+        (tmp / "alien_edge.json").write_text(json.dumps(
+            {"site": "alien-cards", "table": "alien-cards", "templates": str(ROOT / "origin-site" / "templates")}))
     os.environ["ALIEN_EDGE_CONFIG"] = str(tmp / "alien_edge.json")
     spec = importlib.util.spec_from_file_location("alien_edge", so)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module.viewer_request(json.loads((FIXTURES / "viewer-request" / "pretty-url.json").read_text()), None)
     return module, tmp
 
 

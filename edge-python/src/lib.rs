@@ -9,8 +9,8 @@
 //! Events are handled in place (`in_place`): the headers a function reads are copied out, its
 //! edits written back into the dict. Origin-request events (they carry the origin, which their
 //! function may change) and events whose function needs data cross as JSON into the typed model,
-//! the same code path as `invoke`:
-//! that route is in origin packages only (feature `typed-route`), and viewer packages stay small.
+//! the same code path as `invoke`. That route is in origin packages only (feature
+//! `typed-route`), so viewer packages stay small.
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
@@ -48,8 +48,8 @@ struct PackageConfig {
 }
 
 impl PackageConfig {
-    /// Reads the file with Python's own `json`: a JSON parser of our own would be a tenth of the
-    /// viewer package, for a file read once.
+    /// Reads the file with Python's own `json`: serde_json's parser was 14 KB of the viewer zip
+    /// (of 265 KB), for a file read once.
     fn parse(py: Python<'_>, text: &str) -> Result<PackageConfig, String> {
         let value = py
             .import("json")
