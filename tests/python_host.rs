@@ -7,7 +7,7 @@
 
 mod fixture_index;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SCRIPT: &str = r#"
@@ -121,14 +121,9 @@ fn a_bad_package_config_is_refused_clearly() {
 /// many were compared.
 fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> usize {
     // The module reads its config beside itself; here, one pointing at the origin's templates.
-    let dir = std::env::temp_dir().join(format!(
-        "alien-edge-python-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let so = dir.join("alien_edge.abi3.so");
-    std::fs::copy(module, &so).unwrap();
+    let scratch = Scratch::new("alien-edge-python");
+    let dir = &scratch.0;
+    let so = link_module(module, dir);
     let config = dir.join("alien_edge.json");
     std::fs::write(
         &config,
@@ -190,19 +185,14 @@ fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> u
         }
         compared += 1;
     }
-    std::fs::remove_dir_all(&dir).unwrap();
     compared
 }
 
 /// Runs `script` in Python with the module loaded from a directory holding `config`.
 fn python_with_config(module: &str, config: serde_json::Value, script: &str) -> serde_json::Value {
-    let dir = std::env::temp_dir().join(format!(
-        "alien-edge-python-db-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(module, dir.join("alien_edge.abi3.so")).unwrap();
+    let scratch = Scratch::new("alien-edge-python-db");
+    let dir = &scratch.0;
+    link_module(module, dir);
     std::fs::write(dir.join("alien_edge.json"), config.to_string()).unwrap();
     let prelude = format!(
         "import json, sys, time, importlib.util\nspec = importlib.util.spec_from_file_location('alien_edge', {:?})\nalien_edge = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(alien_edge)\nF = {:?}\ndef event(name):\n    return json.load(open(F + '/' + name + '.json'))\n",
@@ -215,7 +205,6 @@ fn python_with_config(module: &str, config: serde_json::Value, script: &str) -> 
         .env("AWS_REGION", "us-east-1")
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         output.status.success(),
         "python: {}",
@@ -224,11 +213,35 @@ fn python_with_config(module: &str, config: serde_json::Value, script: &str) -> 
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
+/// A directory of its own under the system's temp dir, removed when the test ends, passed or
+/// failed (a failed test left each of its copies of the module behind).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(prefix: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Puts the module in `dir` under the name Lambda's runtime imports, as a link: a debug build is
+/// large, and every test would copy it.
+fn link_module(module: &str, dir: &Path) -> PathBuf {
+    let so = dir.join("alien_edge.abi3.so");
+    let module = std::fs::canonicalize(module).expect("the module exists");
+    std::os::unix::fs::symlink(module, &so).unwrap();
+    so
 }
 
 /// The built module and the test DynamoDB server, which `scripts/test` names; `None` (saying
