@@ -1,6 +1,8 @@
 //! Page rendering: minijinja templates from the origin, with HTML autoescaping, so that data
 //! from the store can never inject markup.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use minijinja::Environment;
 
 use crate::data::Supplied;
@@ -15,6 +17,48 @@ pub fn render(
     entry: &str,
     context: minijinja::Value,
 ) -> Result<String, FunctionError> {
+    let env = compiled(data, names)?;
+    let template = env
+        .get_template(entry)
+        .map_err(|err| template_error(entry, &err))?;
+    template
+        .render(context)
+        .map_err(|err| template_error(entry, &err))
+}
+
+/// Templates compiled from one set of texts. The texts are supplied with every event (the
+/// function does no I/O), but they change only when the origin's templates do, so parsing them
+/// again for each page would be wasted: compiled sets are kept, keyed by the exact texts.
+struct Compiled {
+    sources: Vec<(String, String)>,
+    env: Arc<Environment<'static>>,
+}
+
+/// The sets kept. A site uses one or two (pages, error page); a `serve --watch` session makes a
+/// new one per edit, so the oldest goes when the list is full.
+static COMPILED: Mutex<Vec<Compiled>> = Mutex::new(Vec::new());
+const COMPILED_KEPT: usize = 16;
+
+fn compiled(data: &Supplied, names: &[&str]) -> Result<Arc<Environment<'static>>, FunctionError> {
+    let texts = names
+        .iter()
+        .map(|name| template_text(data, name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let same = |kept: &Compiled| {
+        kept.sources.len() == names.len()
+            && kept.sources.iter().zip(names.iter().zip(&texts)).all(
+                |((kept_name, kept_text), (name, text))| kept_name == name && kept_text == text,
+            )
+    };
+    if let Some(kept) = COMPILED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .find(|kept| same(kept))
+    {
+        return Ok(kept.env.clone());
+    }
+
     let mut env = Environment::new();
     // Block tags on lines of their own leave no blank lines behind.
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
@@ -24,17 +68,24 @@ pub fn render(
     {
         env.set_syntax(syntax);
     }
-    for name in names {
-        let source = template_text(data, name)?;
-        env.add_template(name, source)
+    for (name, text) in names.iter().zip(&texts) {
+        env.add_template_owned(name.to_string(), text.to_string())
             .map_err(|err| template_error(name, &err))?;
     }
-    let template = env
-        .get_template(entry)
-        .map_err(|err| template_error(entry, &err))?;
-    template
-        .render(context)
-        .map_err(|err| template_error(entry, &err))
+    let env = Arc::new(env);
+    let mut kept = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= COMPILED_KEPT {
+        kept.remove(0);
+    }
+    kept.push(Compiled {
+        sources: names
+            .iter()
+            .zip(&texts)
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect(),
+        env: env.clone(),
+    });
+    Ok(env)
 }
 
 fn template_text<'a>(data: &'a Supplied, name: &str) -> Result<&'a str, FunctionError> {
@@ -86,4 +137,68 @@ pub fn fallback_error_page(status: u16, title: &str) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
 <body><main><h1>{status} · {title}</h1><p>Please try again in a moment.</p><p><a href=\"/\">Home</a></p></main></body></html>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn supplied(templates: &[(&str, &str)]) -> Supplied {
+        Supplied {
+            templates: templates
+                .iter()
+                .map(|(name, text)| (name.to_string(), Ok(Some(text.to_string()))))
+                .collect(),
+            ..Supplied::default()
+        }
+    }
+
+    fn page(data: &Supplied) -> Result<String, FunctionError> {
+        render(
+            data,
+            &["render-test-base.html", "render-test-page.html"],
+            "render-test-page.html",
+            minijinja::context! { who => "<b>you</b>" },
+        )
+    }
+
+    /// Compiled templates are kept by their texts: an edited template (as `serve --watch` sees
+    /// one) renders as edited, the old text still renders as it did, and a broken one is refused
+    /// every time it comes, not only the first.
+    #[test]
+    fn kept_templates_follow_the_texts_supplied() {
+        let base = "<p>{% block body %}{% endblock %}</p>";
+        let first = supplied(&[
+            ("render-test-base.html", base),
+            (
+                "render-test-page.html",
+                "{% extends 'render-test-base.html' %}{% block body %}hello {{ who }}{% endblock %}",
+            ),
+        ]);
+        let edited = supplied(&[
+            ("render-test-base.html", base),
+            (
+                "render-test-page.html",
+                "{% extends 'render-test-base.html' %}{% block body %}bye {{ who }}{% endblock %}",
+            ),
+        ]);
+        let broken = supplied(&[
+            ("render-test-base.html", base),
+            ("render-test-page.html", "{% block body %}"),
+        ]);
+        for _ in 0..2 {
+            assert_eq!(
+                page(&first).unwrap(),
+                "<p>hello &lt;b&gt;you&lt;&#x2f;b&gt;</p>"
+            );
+            assert_eq!(
+                page(&edited).unwrap(),
+                "<p>bye &lt;b&gt;you&lt;&#x2f;b&gt;</p>"
+            );
+            assert!(matches!(
+                page(&broken),
+                Err(FunctionError::Template { ref name, .. }) if name == "render-test-page.html"
+            ));
+        }
+    }
 }
