@@ -26,17 +26,12 @@ pub fn render(
         .map_err(|err| template_error(entry, &err))
 }
 
-/// Templates compiled from one set of texts. The texts are supplied with every event (the
-/// function does no I/O), but they change only when the origin's templates do, so parsing them
-/// again for each page would be wasted: compiled sets are kept, keyed by the exact texts.
-struct Compiled {
-    sources: Vec<(String, String)>,
-    env: Arc<Environment<'static>>,
-}
-
-/// The sets kept. A site uses one or two (pages, error page); a `serve --watch` session makes a
-/// new one per edit, so the oldest goes when the list is full.
-static COMPILED: Mutex<Vec<Compiled>> = Mutex::new(Vec::new());
+/// Compiled template sets. The texts are supplied with every event (the function does no I/O),
+/// but they change only when the origin's templates do, so parsing them again for each page
+/// would be wasted: a set is found again by its templates' names and exact texts. A site uses
+/// one or two sets (pages, error page); a `serve --watch` session makes a new one per edit, so
+/// the oldest goes when the list is full.
+static COMPILED: Mutex<Vec<Arc<Environment<'static>>>> = Mutex::new(Vec::new());
 const COMPILED_KEPT: usize = 16;
 
 fn compiled(data: &Supplied, names: &[&str]) -> Result<Arc<Environment<'static>>, FunctionError> {
@@ -44,19 +39,20 @@ fn compiled(data: &Supplied, names: &[&str]) -> Result<Arc<Environment<'static>>
         .iter()
         .map(|name| template_text(data, name))
         .collect::<Result<Vec<_>, _>>()?;
-    let same = |kept: &Compiled| {
-        kept.sources.len() == names.len()
-            && kept.sources.iter().zip(names.iter().zip(&texts)).all(
-                |((kept_name, kept_text), (name, text))| kept_name == name && kept_text == text,
-            )
+    let same = |env: &Environment<'_>| {
+        env.templates().count() == names.len()
+            && names.iter().zip(&texts).all(|(name, text)| {
+                env.get_template(name)
+                    .is_ok_and(|template| template.source() == *text)
+            })
     };
-    if let Some(kept) = COMPILED
+    if let Some(env) = COMPILED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
-        .find(|kept| same(kept))
+        .find(|env| same(env))
     {
-        return Ok(kept.env.clone());
+        return Ok(env.clone());
     }
 
     let mut env = Environment::new();
@@ -77,14 +73,7 @@ fn compiled(data: &Supplied, names: &[&str]) -> Result<Arc<Environment<'static>>
     if kept.len() >= COMPILED_KEPT {
         kept.remove(0);
     }
-    kept.push(Compiled {
-        sources: names
-            .iter()
-            .zip(&texts)
-            .map(|(name, text)| (name.to_string(), text.to_string()))
-            .collect(),
-        env: env.clone(),
-    });
+    kept.push(env.clone());
     Ok(env)
 }
 
