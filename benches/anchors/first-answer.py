@@ -24,7 +24,8 @@ Options:
                       target/moto-venv (which `scripts/test` installs) and stops it at the end
     --alien-edge PATH the CLI that seeds the table (default: target/release/alien-edge, else
                       target/debug/alien-edge)
-The table is a new one per invocation of this script, seeded with origin-site/data/cards.json.
+The table is a new one per invocation of this script, seeded with origin-site/data/cards.json;
+on a server given with --endpoint it is left there (`first-answer-<pid>`).
 """
 import argparse
 import json
@@ -90,13 +91,29 @@ def start_moto():
                                "-H", "127.0.0.1", "-p", str(port)],
                               stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        if answers(url + "/"):
-            return server, url
-        time.sleep(0.1)
-    server.kill()
+    started = False
+    try:  # stopped again on any way out but a start, Ctrl-C included
+        for _ in range(150):
+            if server.poll() is not None:
+                break
+            if answers(url + "/"):
+                started = True
+                return server, url
+            time.sleep(0.1)
+    finally:
+        if not started:
+            stop(server)
     log.seek(0)
     sys.exit("moto did not start:\n" + log.read().decode(errors="replace"))
+
+
+def stop(server):
+    server.terminate()
+    try:
+        server.wait(5)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def find_module(package_dir, work):
@@ -128,6 +145,8 @@ def main():
     parser.add_argument("--endpoint")
     parser.add_argument("--alien-edge", dest="cli", type=pathlib.Path)
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
 
     cli = args.cli or next((p for p in (ROOT / "target/release/alien-edge",
                                         ROOT / "target/debug/alien-edge") if p.exists()), None)
@@ -136,9 +155,9 @@ def main():
 
     server = None
     endpoint = args.endpoint
-    if endpoint is None:
-        server, endpoint = start_moto()
     try:
+        if endpoint is None:
+            server, endpoint = start_moto()
         with tempfile.TemporaryDirectory() as tmp:
             work = pathlib.Path(tmp)
             so, key = find_module(args.package_dir, work)
@@ -162,8 +181,7 @@ def main():
                 runs.append(json.loads(done.stdout))
     finally:
         if server is not None:
-            server.terminate()
-            server.wait()
+            stop(server)
 
     print(f"{key}, {args.runs} fresh processes, DynamoDB at {endpoint} "
           f"({'moto, started by this script' if server else 'given'})")

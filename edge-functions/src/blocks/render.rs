@@ -35,24 +35,28 @@ static COMPILED: Mutex<Vec<Arc<Environment<'static>>>> = Mutex::new(Vec::new());
 const COMPILED_KEPT: usize = 16;
 
 fn compiled(data: &Supplied, names: &[&str]) -> Result<Arc<Environment<'static>>, FunctionError> {
-    let texts = names
-        .iter()
-        .map(|name| template_text(data, name))
-        .collect::<Result<Vec<_>, _>>()?;
+    // A name listed twice (a layout that is also the error page) is one template.
+    let mut sources: Vec<(&str, &str)> = Vec::with_capacity(names.len());
+    for name in names {
+        if !sources.iter().any(|(kept, _)| kept == name) {
+            sources.push((name, template_text(data, name)?));
+        }
+    }
     let same = |env: &Environment<'_>| {
-        env.templates().count() == names.len()
-            && names.iter().zip(&texts).all(|(name, text)| {
+        env.templates().count() == sources.len()
+            && sources.iter().all(|(name, text)| {
                 env.get_template(name)
                     .is_ok_and(|template| template.source() == *text)
             })
     };
-    if let Some(env) = COMPILED
+    let find = |kept: &[Arc<Environment<'static>>]| kept.iter().find(|env| same(env)).cloned();
+    // Compared outside the lock, so that serve's threads do not wait on each other.
+    let kept = COMPILED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .find(|env| same(env))
-    {
-        return Ok(env.clone());
+        .clone();
+    if let Some(env) = find(&kept) {
+        return Ok(env);
     }
 
     let mut env = Environment::new();
@@ -64,12 +68,16 @@ fn compiled(data: &Supplied, names: &[&str]) -> Result<Arc<Environment<'static>>
     {
         env.set_syntax(syntax);
     }
-    for (name, text) in names.iter().zip(&texts) {
+    for (name, text) in &sources {
         env.add_template_owned(name.to_string(), text.to_string())
             .map_err(|err| template_error(name, &err))?;
     }
     let env = Arc::new(env);
     let mut kept = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    // Another thread may have compiled the same set meanwhile.
+    if let Some(env) = find(&kept) {
+        return Ok(env);
+    }
     if kept.len() >= COMPILED_KEPT {
         kept.remove(0);
     }
@@ -152,17 +160,16 @@ mod tests {
     }
 
     /// Compiled templates are kept by their texts: an edited template (as `serve --watch` sees
-    /// one) renders as edited, the old text still renders as it did, and a broken one is refused
-    /// every time it comes, not only the first.
+    /// one), in the page or in the layout it extends, renders as edited, the old texts still
+    /// render as they did, and a broken one is refused every time it comes, not only the first.
     #[test]
     fn kept_templates_follow_the_texts_supplied() {
         let base = "<p>{% block body %}{% endblock %}</p>";
+        let hello =
+            "{% extends 'render-test-base.html' %}{% block body %}hello {{ who }}{% endblock %}";
         let first = supplied(&[
             ("render-test-base.html", base),
-            (
-                "render-test-page.html",
-                "{% extends 'render-test-base.html' %}{% block body %}hello {{ who }}{% endblock %}",
-            ),
+            ("render-test-page.html", hello),
         ]);
         let edited = supplied(&[
             ("render-test-base.html", base),
@@ -170,6 +177,13 @@ mod tests {
                 "render-test-page.html",
                 "{% extends 'render-test-base.html' %}{% block body %}bye {{ who }}{% endblock %}",
             ),
+        ]);
+        let edited_base = supplied(&[
+            (
+                "render-test-base.html",
+                "<div>{% block body %}{% endblock %}</div>",
+            ),
+            ("render-test-page.html", hello),
         ]);
         let broken = supplied(&[
             ("render-test-base.html", base),
@@ -184,10 +198,35 @@ mod tests {
                 page(&edited).unwrap(),
                 "<p>bye &lt;b&gt;you&lt;&#x2f;b&gt;</p>"
             );
+            assert_eq!(
+                page(&edited_base).unwrap(),
+                "<div>hello &lt;b&gt;you&lt;&#x2f;b&gt;</div>"
+            );
             assert!(matches!(
                 page(&broken),
                 Err(FunctionError::Template { ref name, .. }) if name == "render-test-page.html"
             ));
         }
+    }
+
+    /// A set is found again only with the same templates: the same texts give the same compiled
+    /// set, a set with one template more or less is another one, and a name listed twice counts
+    /// once (so such a set is found again too).
+    #[test]
+    fn a_kept_set_is_found_by_all_its_templates() {
+        let data = supplied(&[
+            ("render-test-one.html", "one"),
+            ("render-test-two.html", "two"),
+        ]);
+        let both = compiled(&data, &["render-test-one.html", "render-test-two.html"]).unwrap();
+        let again = compiled(&data, &["render-test-one.html", "render-test-two.html"]).unwrap();
+        assert!(Arc::ptr_eq(&both, &again));
+
+        let one = compiled(&data, &["render-test-one.html"]).unwrap();
+        assert!(!Arc::ptr_eq(&both, &one));
+        assert!(one.get_template("render-test-two.html").is_err());
+
+        let twice = compiled(&data, &["render-test-one.html", "render-test-one.html"]).unwrap();
+        assert!(Arc::ptr_eq(&one, &twice));
     }
 }
