@@ -29,8 +29,8 @@ pub fn render(
 /// Compiled template sets. The texts are supplied with every event (the function does no I/O),
 /// but they change only when the origin's templates do, so parsing them again for each page
 /// would be wasted: a set is found again by its templates' names and exact texts. A site uses
-/// one or two sets (pages, error page); a `serve --watch` session makes a new one per edit, so
-/// the oldest goes when the list is full.
+/// a few sets (Alien Cards: home, card and error pages); a `serve --watch` session makes a new one
+/// per edit, so the oldest goes when the list is full.
 static COMPILED: Mutex<Vec<Arc<Environment<'static>>>> = Mutex::new(Vec::new());
 const COMPILED_KEPT: usize = 16;
 
