@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use edge_functions::EventType;
-use edge_functions::alien_cards;
 use edge_functions::data::{MemoryStore, MemoryTemplates, Supplied, read_cards_file};
 use edge_functions::event::parse_event;
 use edge_functions::rules;
@@ -71,7 +70,7 @@ fn triggers(c: &mut Criterion) {
     let origin = root().join("origin-site");
     let cards = read_cards_file(&origin.join("data/cards.json")).unwrap();
     let templates = templates(&origin);
-    let functions = alien_cards::functions();
+    let functions = alien_cards();
     for (name, trigger) in CASES {
         // Compact, as Lambda delivers events; the fixtures are pretty-printed for people.
         let pretty = std::fs::read(root().join("tests/fixtures").join(format!("{name}.json")))
@@ -119,7 +118,7 @@ fn validator(c: &mut Criterion) {
     let bytes =
         std::fs::read(root().join("tests/fixtures/viewer-request/pretty-url.json")).unwrap();
     let cf = parse_event(&bytes).unwrap().records.swap_remove(0).cf;
-    let functions = alien_cards::functions();
+    let functions = alien_cards();
     let result = functions
         .run(EventType::ViewerRequest, &cf, &Supplied::default())
         .unwrap();
@@ -137,3 +136,13 @@ criterion_group! {
     targets = triggers, validator
 }
 criterion_main!(benches);
+
+/// The Alien Cards functions, from its declaration.
+fn alien_cards() -> edge_functions::function::EdgeFunctions {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/alien-cards.site.toml");
+    match edge_functions::site::load_file(&path, &edge_functions::site::Registry::builtin(), None) {
+        Ok(site) => site.functions,
+        Err(e) => panic!("{e}"),
+    }
+}

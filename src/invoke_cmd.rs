@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::Args;
 use edge_functions::EventType;
-use edge_functions::alien_cards;
 use edge_functions::data::{CardStore, DirTemplates, EmbeddedStore, MemoryStore, read_cards_file};
 use edge_functions::event::FunctionResult;
 use edge_functions::rules::{Failure, Violation};
@@ -30,6 +29,13 @@ pub struct InvokeArgs {
     /// The event JSON file (write one with `alien-edge event`).
     #[arg(long, value_name = "FILE")]
     event: PathBuf,
+    /// The site declaration whose function runs. Default: the one the distribution config's
+    /// function for this trigger names.
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+    /// The distribution config (for the default site, and the table's replicas).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Cards to use instead of the embedded store (same format as origin-site/data/cards.json).
     #[arg(long, value_name = "FILE")]
     data: Option<PathBuf>,
@@ -73,11 +79,30 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         Err(e) => return bad_input(e),
     };
     let templates = DirTemplates::new(origin_dir.join("templates"));
-    let functions = alien_cards::functions();
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(crate::serve_cmd::default_config);
+    let distribution = cloudfront::DistributionConfig::load(&config_path);
+    let site_file = match (&args.site, &distribution) {
+        (Some(file), _) => file.clone(),
+        (None, Ok(config)) => match crate::site_args::site_of(config, &config_path, args.trigger) {
+            Ok(file) => file,
+            Err(e) => return bad_input(e),
+        },
+        (None, Err(e)) => return bad_input(e),
+    };
+    let functions = match edge_functions::site::load_file(
+        &site_file,
+        &edge_functions::site::Registry::builtin(),
+        None,
+    ) {
+        Ok(site) => site.functions,
+        Err(e) => return bad_input(e),
+    };
     if args.data_store.uses_dynamodb() {
-        let config = match cloudfront::DistributionConfig::load(&crate::serve_cmd::default_config())
-        {
-            Ok(config) => config.data,
+        let config = match &distribution {
+            Ok(config) => config.data.clone(),
             Err(_) => cloudfront::config::DataConfig::default(),
         };
         let store = match args.data_store.card_store(&config) {

@@ -1,5 +1,6 @@
 //! `alien-edge`: run, test and package the Alien Cards Lambda@Edge functions.
 
+mod blocks_cmd;
 mod data_args;
 mod event_cmd;
 mod invoke_cmd;
@@ -8,6 +9,7 @@ mod paths;
 #[cfg(feature = "dynamodb")]
 mod seed_cmd;
 mod serve_cmd;
+mod site_args;
 mod template_cmd;
 
 use std::process::ExitCode;
@@ -37,6 +39,7 @@ enum Command {
     Event(event_cmd::EventArgs),
     Template(template_cmd::TemplateArgs),
     Package(package_cmd::PackageArgs),
+    Blocks(blocks_cmd::BlocksArgs),
     #[cfg(feature = "dynamodb")]
     Seed(seed_cmd::SeedArgs),
 }
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Event(args) => event_cmd::event(args),
         Command::Template(args) => template_cmd::template(args),
         Command::Package(args) => package_cmd::package(args),
+        Command::Blocks(args) => blocks_cmd::blocks(args),
         #[cfg(feature = "dynamodb")]
         Command::Seed(args) => seed_cmd::seed(args),
     }

@@ -18,10 +18,11 @@ const VIEWER_TARGET_BYTES: u64 = 300 * 1024;
 
 /// Build a Lambda@Edge zip for each function in the distribution config.
 ///
-/// Each zip holds `alien_edge.abi3.so` (the functions as a CPython extension on the stable ABI,
+/// Each zip holds `alien_edge.abi3.so` (the blocks as a CPython extension on the stable ABI,
 /// built with `maturin --zig --compatibility manylinux2014` so it loads on Amazon Linux; its
-/// exported functions are the handlers), `alien_edge.json` (the site, table and replicas per
-/// region: Lambda@Edge has no environment variables) and, for origin functions, the templates.
+/// exported functions are the handlers), `site.toml` (the function's site declaration, checked
+/// before anything is built), `alien_edge.json` (table and replicas per region: Lambda@Edge has
+/// no environment variables) and, for origin functions, the templates.
 /// Functions with table access get the DynamoDB client; viewer functions do not. Prints each
 /// zip's size against its quota and refuses one over it.
 #[derive(Args)]
@@ -40,13 +41,13 @@ pub struct PackageArgs {
 /// Writes a reproducible zip (sorted entries, fixed times) with Python's zipfile.
 const ZIP_SCRIPT: &str = r#"
 import sys, zipfile, pathlib
-out, wheel, config, templates = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+out, wheel, config, site, templates = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 with zipfile.ZipFile(wheel) as w:
     so = [n for n in w.namelist() if n.endswith('.so')]
     if len(so) != 1:
         sys.exit(f'expected one extension module in {wheel}, found {so}')
     module = w.read(so[0])
-entries = [('alien_edge.abi3.so', module, 0o755), ('alien_edge.json', pathlib.Path(config).read_bytes(), 0o644)]
+entries = [('alien_edge.abi3.so', module, 0o755), ('alien_edge.json', pathlib.Path(config).read_bytes(), 0o644), ('site.toml', pathlib.Path(site).read_bytes(), 0o644)]
 if templates:
     for path in sorted(pathlib.Path(templates).iterdir()):
         if path.is_file():
@@ -215,9 +216,10 @@ fn name_after_content(out: &Path, function: &str, zip: &Path) -> Result<(String,
     Ok((name, hash))
 }
 
-fn package_config(config: &DistributionConfig, function: &FunctionConfig) -> serde_json::Value {
+/// The module's config: the declaration is `site.toml` beside it in every zip.
+fn package_config(config: &DistributionConfig) -> serde_json::Value {
     serde_json::json!({
-        "site": function.site,
+        "site": "site.toml",
         "table": config.data.table,
         "replicas": config.data.replicas,
     })
@@ -225,7 +227,7 @@ fn package_config(config: &DistributionConfig, function: &FunctionConfig) -> ser
 
 /// The same functions as a `lambda_runtime` binary for provided.al2023 (regional Lambda; not
 /// deployable to Lambda@Edge), zipped as `bootstrap` with the templates.
-fn bootstrap(bin: &Path, out: &Path, origin_dir: &Path) -> Result<bool, String> {
+fn bootstrap(bin: &Path, out: &Path, origin_dir: &Path, site: &Path) -> Result<bool, String> {
     eprintln!("building bootstrap (lambda_runtime, with DynamoDB)");
     run(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -270,8 +272,8 @@ fn bootstrap(bin: &Path, out: &Path, origin_dir: &Path) -> Result<bool, String> 
     let zip = out.join("alien-cards-bootstrap.zip");
     let script = r#"
 import sys, zipfile, pathlib
-out, binary, templates = sys.argv[1], sys.argv[2], sys.argv[3]
-entries = [('bootstrap', pathlib.Path(binary).read_bytes(), 0o755)]
+out, binary, templates, site = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+entries = [('bootstrap', pathlib.Path(binary).read_bytes(), 0o755), ('site.toml', pathlib.Path(site).read_bytes(), 0o644)]
 for path in sorted(pathlib.Path(templates).iterdir()):
     if path.is_file():
         entries.append((f'templates/{path.name}', path.read_bytes(), 0o644))
@@ -287,7 +289,8 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
             .args(["-c", script])
             .arg(&zip)
             .arg(&binary)
-            .arg(origin_dir.join("templates")),
+            .arg(origin_dir.join("templates"))
+            .arg(site),
         "writing the bootstrap zip",
     )?;
     let size = std::fs::metadata(&zip).map_err(|e| e.to_string())?.len();
@@ -323,8 +326,15 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let out = args.out.canonicalize().map_err(|e| e.to_string())?;
-    let bin = tools()?;
     let functions: Vec<&FunctionConfig> = config.functions.iter().map(|f| f.get_ref()).collect();
+    // Every declaration is checked, whole, before minutes go into building modules.
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    cloudfront::distribution::load_sites(
+        &config,
+        base,
+        &edge_functions::site::Registry::builtin(),
+    )?;
+    let bin = tools()?;
     let mut wheels = std::collections::HashMap::new();
     for function in &functions {
         let variant = Variant::of(function);
@@ -338,11 +348,10 @@ fn build(args: PackageArgs) -> Result<bool, String> {
         "{:<44} {:>12}  {:>12}  verdict",
         "package", "zip bytes", "quota"
     );
-    for function in functions {
+    for function in functions.iter().copied() {
         let wheel = &wheels[&Variant::of(function)];
         let json = out.join(format!("{}.json", function.name));
-        std::fs::write(&json, package_config(&config, function).to_string())
-            .map_err(|e| e.to_string())?;
+        std::fs::write(&json, package_config(&config).to_string()).map_err(|e| e.to_string())?;
         let zip = out.join(format!("{}.zip", function.name));
         let templates = if function.trigger.is_viewer() {
             String::new()
@@ -355,6 +364,7 @@ fn build(args: PackageArgs) -> Result<bool, String> {
                 .arg(&zip)
                 .arg(wheel)
                 .arg(&json)
+                .arg(cloudfront::distribution::site_file(base, &function.site))
                 .arg(&templates),
             "writing the zip",
         )?;
@@ -399,6 +409,9 @@ fn build(args: PackageArgs) -> Result<bool, String> {
         "handler: alien_edge.<trigger with underscores>, runtime {}, x86_64",
         cloudfront::template::RUNTIME
     );
-    all_fit &= bootstrap(&bin, &out, &origin_dir)?;
+    if let Some(first) = functions.first() {
+        let site = cloudfront::distribution::site_file(base, &first.site);
+        all_fit &= bootstrap(&bin, &out, &origin_dir, &site)?;
+    }
     Ok(all_fit)
 }

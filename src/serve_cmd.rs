@@ -1,16 +1,15 @@
 //! `serve`: the whole site through the local CloudFront distribution.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use cloudfront::distribution::Sites;
 use cloudfront::{DataSources, Distribution, DistributionConfig};
-use edge_functions::alien_cards;
 use edge_functions::data::{CardStore, DirTemplates, EmbeddedStore};
+use edge_functions::site::Registry;
 
 use crate::paths;
 
@@ -52,7 +51,6 @@ struct Setup {
     config_path: PathBuf,
     origin_dir: Option<PathBuf>,
     data: DataSources,
-    sites: Sites,
     cache_bytes: usize,
 }
 
@@ -67,13 +65,9 @@ impl Setup {
             }
         }
         let base = self.config_path.parent().unwrap_or(Path::new("."));
-        Distribution::new(
-            config,
-            &self.sites,
-            self.data.clone(),
-            base,
-            self.cache_bytes,
-        )
+        // The site declarations are read on every build: `--watch` reloads them with the config.
+        let sites = cloudfront::distribution::load_sites(&config, base, &Registry::builtin())?;
+        Distribution::new(config, &sites, self.data.clone(), base, self.cache_bytes)
     }
 }
 
@@ -162,7 +156,6 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
             store,
             templates: Arc::new(DirTemplates::new(origin_dir.join("templates"))),
         },
-        sites: HashMap::from([("alien-cards".to_owned(), Arc::new(alien_cards::functions()))]),
         cache_bytes: args.cache_mb.max(1) * 1024 * 1024,
     };
     let distribution: cloudfront::server::Shared = Arc::new(RwLock::new(Arc::new(setup.build()?)));
@@ -170,7 +163,10 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("Alien Cards is served at http://{address}/");
+    println!(
+        "{} is served at http://{address}/",
+        config.distribution.comment
+    );
     tracing::info!(
         "config {} · origin {} · store {} · cache {} MiB{}",
         config_path.display(),
@@ -186,7 +182,7 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     if args.watch {
         let distribution = distribution.clone();
-        let watched = Watched::new(&config_path, &origin_dir);
+        let watched = Watched::new(&config_path, &config, &origin_dir);
         std::thread::spawn(move || watch(watched, setup, distribution, stop_tx));
     } else {
         drop(stop_tx);
@@ -234,13 +230,22 @@ static RESTART: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 
 /// The files `--watch` looks at, with their last modification times.
 struct Watched {
-    config: PathBuf,
+    /// The distribution config and the site declarations its functions name.
+    config: Vec<PathBuf>,
     origin: PathBuf,
     sources: Vec<PathBuf>,
 }
 
 impl Watched {
-    fn new(config: &Path, origin: &Path) -> Watched {
+    fn new(config_path: &Path, config: &DistributionConfig, origin: &Path) -> Watched {
+        let base = config_path.parent().unwrap_or(Path::new("."));
+        let mut files = vec![config_path.to_owned()];
+        for function in config.functions.iter().map(|f| f.get_ref()) {
+            let file = cloudfront::distribution::site_file(base, &function.site);
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
         let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
         let sources = ["src", "edge-functions/src", "cloudfront/src"]
             .iter()
@@ -248,7 +253,7 @@ impl Watched {
             .filter(|d| d.is_dir())
             .collect();
         Watched {
-            config: config.to_owned(),
+            config: files,
             origin: origin.to_owned(),
             sources,
         }
@@ -279,7 +284,7 @@ fn watch(
     distribution: cloudfront::server::Shared,
     stop: tokio::sync::oneshot::Sender<()>,
 ) {
-    let mut config = snapshot(std::slice::from_ref(&watched.config));
+    let mut config = snapshot(&watched.config);
     let mut origin = snapshot(std::slice::from_ref(&watched.origin));
     let mut sources = snapshot(&watched.sources);
     loop {
@@ -295,13 +300,13 @@ fn watch(
             }
             tracing::warn!("the build failed; still serving the previous build");
         }
-        let now_config = snapshot(std::slice::from_ref(&watched.config));
+        let now_config = snapshot(&watched.config);
         if now_config != config {
             config = now_config;
             match setup.build() {
                 Ok(fresh) => {
                     *distribution.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
-                    tracing::info!("config reloaded (cache emptied)");
+                    tracing::info!("config and site declarations reloaded (cache emptied)");
                 }
                 Err(err) => tracing::error!("config not reloaded: {err}"),
             }

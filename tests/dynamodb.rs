@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edge_functions::EventType;
-use edge_functions::alien_cards;
 use edge_functions::data::dynamodb::{self, DynamoConfig, DynamoStore, Replica};
 use edge_functions::data::{CardStore, DirTemplates};
 use edge_functions::event::{Cf, Config, FunctionResult, Request, Response};
@@ -86,7 +85,7 @@ fn origin_request(method: &str, uri: &str, query: &str) -> Cf {
 fn page(store: &dyn CardStore, method: &str, uri: &str, query: &str) -> Response {
     let templates = DirTemplates::new(support::origin_site().join("templates"));
     let invocation = runner::run(
-        &alien_cards::functions(),
+        &support::alien_cards_functions(),
         EventType::OriginRequest,
         origin_request(method, uri, query),
         store,

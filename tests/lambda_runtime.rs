@@ -138,6 +138,10 @@ fn run_bootstrap(
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("AWS_REGION", "us-east-1")
         .env("ALIEN_EDGE_TEMPLATES", root().join("origin-site/templates"))
+        .env(
+            "ALIEN_EDGE_SITE",
+            root().join("cloudfront/alien-cards.site.toml"),
+        )
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

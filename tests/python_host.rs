@@ -37,6 +37,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The Alien Cards declaration, which the module reads as a package's `site`.
+fn site_file() -> PathBuf {
+    root().join("cloudfront/alien-cards.site.toml")
+}
+
 #[test]
 fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
     let Ok(module) = std::env::var("ALIEN_EDGE_PYTHON_MODULE") else {
@@ -70,7 +75,7 @@ fn the_viewer_package_gives_what_invoke_gives_on_every_viewer_fixture() {
 
     let out = python_with_config(
         &module,
-        serde_json::json!({"site": "alien-cards", "table": "alien-cards"}),
+        serde_json::json!({"site": site_file(), "table": "alien-cards"}),
         "try:\n    alien_edge.origin_request(event('origin-request/css-desktop'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n",
     );
     let message = out.as_str().unwrap();
@@ -91,20 +96,20 @@ fn a_bad_package_config_is_refused_clearly() {
     let script = "try:\n    alien_edge.viewer_request(event('viewer-request/pretty-url'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n";
     for (config, wanted) in [
         (
-            serde_json::json!({"site": "alien-cards", "table": "t", "tabel": "t"}),
+            serde_json::json!({"site": site_file(), "table": "t", "tabel": "t"}),
             "unknown field `tabel`",
         ),
         (
-            serde_json::json!({"site": "alien-cards"}),
+            serde_json::json!({"site": site_file()}),
             "`table` is missing",
         ),
         (
-            serde_json::json!({"site": "alien-cards", "table": 7}),
+            serde_json::json!({"site": site_file(), "table": 7}),
             "`table` is not a string",
         ),
         (
-            serde_json::json!({"site": "other-site", "table": "t"}),
-            "no site `other-site`",
+            serde_json::json!({"site": "other-site.toml", "table": "t"}),
+            "cannot read the site declaration",
         ),
     ] {
         let out = python_with_config(&module, config, script);
@@ -128,7 +133,7 @@ fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> u
     std::fs::write(
         &config,
         serde_json::json!({
-            "site": "alien-cards",
+            "site": site_file(),
             "table": "alien-cards",
             "templates": root().join("origin-site/templates"),
         })
@@ -276,7 +281,7 @@ fn the_python_host_reads_and_likes_through_dynamodb() {
     );
     let config = |endpoint: &str| {
         serde_json::json!({
-            "site": "alien-cards",
+            "site": site_file(),
             "table": table,
             "replicas": {"us-east-1": ["us-east-1"]},
             "endpoints": {"us-east-1": endpoint},
@@ -342,7 +347,7 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
         let got = python_with_config(
             &module,
             serde_json::json!({
-                "site": "alien-cards",
+                "site": site_file(),
                 "table": table,
                 "endpoints": {"us-east-1": endpoint},
                 "templates": root().join("origin-site/templates"),
@@ -448,7 +453,7 @@ print(json.dumps(out))
     let failed_over = python_with_config(
         &module,
         serde_json::json!({
-            "site": "alien-cards",
+            "site": site_file(),
             "table": table,
             "replicas": {"us-east-1": ["us-east-1", "us-west-2"]},
             "endpoints": {"us-east-1": throttled, "us-west-2": endpoint},
@@ -468,7 +473,7 @@ print(json.dumps(out))
     let all_throttled = python_with_config(
         &module,
         serde_json::json!({
-            "site": "alien-cards",
+            "site": site_file(),
             "table": table,
             "endpoints": {"us-east-1": throttled},
             "templates": root().join("origin-site/templates"),

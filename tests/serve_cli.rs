@@ -141,13 +141,19 @@ fn a_bad_config_is_refused_at_start_with_its_line() {
 
 /// The `x-cache` of a GET.
 fn x_cache(address: &str, path: &str) -> String {
+    header_of_get(address, path, "x-cache")
+}
+
+/// A header of the answer to a GET ("" when absent).
+fn header_of_get(address: &str, path: &str, name: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
+    let prefix = format!("{name}: ");
     response
         .lines()
-        .find_map(|l| l.strip_prefix("x-cache: "))
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
         .unwrap_or("")
         .to_owned()
 }
@@ -168,6 +174,8 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     .unwrap();
     let config = dir.join("distribution.toml");
     std::fs::copy(root.join("cloudfront/distribution.toml"), &config).unwrap();
+    let declaration = dir.join("alien-cards.site.toml");
+    std::fs::copy(root.join("cloudfront/alien-cards.site.toml"), &declaration).unwrap();
     let store = dir.join("cards.json");
     let (child, address) = spawn_serve(&[
         "--watch".as_ref(),
@@ -209,6 +217,36 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
         x_cache(&address, "/js/like.js"),
         "Miss from cloudfront",
         "config reloaded"
+    );
+
+    // A content change in the site declaration: served at once, no Rust build.
+    assert_eq!(
+        header_of_get(&address, "/r/cat", "location"),
+        "/card/k9b430fc"
+    );
+    let site_text = std::fs::read_to_string(&declaration).unwrap();
+    std::fs::write(
+        &declaration,
+        site_text.replace("cat = \"/card/k9b430fc\"", "cat = \"/card/da8398f4\""),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_eq!(
+        header_of_get(&address, "/r/cat", "location"),
+        "/card/da8398f4",
+        "the declaration reloaded"
+    );
+    // A declaration with a mistake is refused, and the running site kept.
+    std::fs::write(
+        &declaration,
+        site_text.replace("block = \"redirects\"", "block = \"redirect\""),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_eq!(
+        header_of_get(&address, "/r/cat", "location"),
+        "/card/da8398f4",
+        "still serving the last good declaration"
     );
     terminate(child);
     std::fs::remove_dir_all(&dir).unwrap();

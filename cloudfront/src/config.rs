@@ -186,7 +186,8 @@ impl<'de> Deserialize<'de> for QueryStrings {
 #[serde(deny_unknown_fields)]
 pub struct FunctionConfig {
     pub name: String,
-    /// Which site's code: the function of that site for `trigger`.
+    /// The site declaration (a file, relative to this config) whose function for `trigger` this
+    /// function runs.
     pub site: String,
     pub trigger: EventType,
     #[serde(default = "default_memory")]

@@ -161,8 +161,33 @@ pub struct Distribution {
     request_counter: std::sync::atomic::AtomicU64,
 }
 
-/// Which code a `site` name in the config stands for.
+/// The functions of each site declaration the config's functions name, by the name as written.
 pub type Sites = HashMap<String, Arc<EdgeFunctions>>;
+
+/// Where a function's site declaration is: its `site`, relative to the config's directory.
+pub fn site_file(base_dir: &std::path::Path, site: &str) -> std::path::PathBuf {
+    base_dir.join(site)
+}
+
+/// Loads every site declaration the config's functions name (each once), with the blocks of
+/// `registry`. A declaration with a mistake is refused with its `file:line`.
+pub fn load_sites(
+    config: &DistributionConfig,
+    base_dir: &std::path::Path,
+    registry: &edge_functions::site::Registry,
+) -> Result<Sites, String> {
+    let mut sites = Sites::new();
+    for function in config.functions.iter().map(|f| f.get_ref()) {
+        if sites.contains_key(&function.site) {
+            continue;
+        }
+        let path = site_file(base_dir, &function.site);
+        let site =
+            edge_functions::site::load_file(&path, registry, None).map_err(|e| e.to_string())?;
+        sites.insert(function.site.clone(), Arc::new(site.functions));
+    }
+    Ok(sites)
+}
 
 impl Distribution {
     /// Builds the distribution. `base_dir` resolves relative origin directories.

@@ -3,7 +3,8 @@
 //! The modules follow the data's path: [`event`] (the wire model) → [`rules`] (what CloudFront
 //! accepts) → [`blocks`] (reusable customizations configured by data) → [`function`] (a trigger's
 //! function composed of blocks, with the data it needs) → [`data`] (the stores a host uses to
-//! supply that data). [`alien_cards`] is the example site composed from the blocks.
+//! supply that data) → [`site`] (a site declared as data: which blocks, with which settings, make
+//! each trigger's function). The library knows no site: sites are declarations beside it.
 
 mod wire;
 
@@ -11,8 +12,8 @@ pub mod event;
 pub mod rules;
 
 pub use event::{EventType, Headers, Request, Response};
-pub mod alien_cards;
 pub mod blocks;
 pub mod data;
 pub mod function;
 pub mod runner;
+pub mod site;

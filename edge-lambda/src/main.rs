@@ -1,10 +1,11 @@
-//! `bootstrap`: the Alien Cards functions as a `lambda_runtime` binary, for regional Lambda on
+//! `bootstrap`: a site's functions as a `lambda_runtime` binary, for regional Lambda on
 //! provided.al2023 and for testing against a Lambda Runtime API. One binary serves the four
 //! triggers: the function's handler setting (`_HANDLER`) names the trigger, as
 //! `viewer-request`, `origin-request`, `origin-response` or `viewer-response`.
 //!
-//! Configuration comes from the environment here (regional Lambda has it): `ALIEN_EDGE_TEMPLATES`
-//! (default `templates` beside the binary), and with the `dynamodb` feature `ALIEN_EDGE_TABLE`,
+//! Configuration comes from the environment here (regional Lambda has it): `ALIEN_EDGE_SITE`, the
+//! site declaration (default `site.toml` beside the binary), read once when the process starts;
+//! `ALIEN_EDGE_TEMPLATES` (default `templates` beside the binary), and with the `dynamodb` feature `ALIEN_EDGE_TABLE`,
 //! `ALIEN_EDGE_REPLICAS` (comma-separated regions, nearest first; default `AWS_REGION`) and
 //! `ALIEN_EDGE_DYNAMODB_ENDPOINT` (local tests).
 
@@ -12,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use edge_functions::EventType;
-use edge_functions::alien_cards;
 use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
 use edge_functions::runner;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -53,17 +53,27 @@ fn host() -> Result<Host, String> {
     let handler = std::env::var("_HANDLER")
         .map_err(|_| "_HANDLER is not set: name the trigger".to_owned())?;
     let trigger: EventType = handler.parse()?;
+    let beside = |name: &str| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(|d| d.join(name)))
+            .unwrap_or_else(|| PathBuf::from(name))
+    };
     let templates = std::env::var_os("ALIEN_EDGE_TEMPLATES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(|d| d.join("templates")))
-                .unwrap_or_else(|| PathBuf::from("templates"))
-        });
+        .unwrap_or_else(|| beside("templates"));
+    let site = std::env::var_os("ALIEN_EDGE_SITE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| beside("site.toml"));
+    let site = edge_functions::site::load_file(
+        &site,
+        &edge_functions::site::Registry::builtin(),
+        Some(trigger),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Host {
         trigger,
-        functions: alien_cards::functions(),
+        functions: site.functions,
         store: store()?,
         templates: KeptTemplates::new(DirTemplates::new(templates)),
     })

@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use edge_functions::EventType;
-use edge_functions::alien_cards;
 #[cfg(feature = "typed-route")]
 use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
 use edge_functions::function::EdgeFunctions;
@@ -37,7 +36,8 @@ use pyo3::types::PyDict;
 #[derive(Debug)]
 #[cfg_attr(not(feature = "typed-route"), allow(dead_code))]
 struct PackageConfig {
-    site: String,
+    /// The site declaration (in the file: relative to it).
+    site: PathBuf,
     /// The card table and, per AWS_REGION, its replicas nearest first.
     table: String,
     replicas: BTreeMap<String, Vec<String>>,
@@ -62,7 +62,7 @@ impl PackageConfig {
                 .map_err(|_| format!("`{what}` is not a string"))
         };
         let mut config = PackageConfig {
-            site: String::new(),
+            site: PathBuf::new(),
             table: String::new(),
             replicas: BTreeMap::new(),
             endpoints: BTreeMap::new(),
@@ -72,7 +72,7 @@ impl PackageConfig {
         for (key, value) in object.iter() {
             let key = string(&key, "a key")?;
             match key.as_str() {
-                "site" => (config.site, site) = (string(&value, "site")?, true),
+                "site" => (config.site, site) = (string(&value, "site")?.into(), true),
                 "table" => (config.table, table) = (string(&value, "table")?, true),
                 "templates" => config.templates = string(&value, "templates")?.into(),
                 "replicas" => {
@@ -98,6 +98,9 @@ impl PackageConfig {
 
 pub(crate) struct Host {
     pub(crate) functions: EdgeFunctions,
+    /// The triggers whose function this build cannot run (a viewer package lacks the page
+    /// blocks), and why.
+    missing: Vec<(EventType, String)>,
     #[cfg(feature = "typed-route")]
     store: Box<dyn CardStore>,
     #[cfg(feature = "typed-route")]
@@ -145,20 +148,22 @@ fn read_config(py: Python<'_>, path: &Path) -> Result<PackageConfig, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut config = PackageConfig::parse(py, &text)
         .map_err(|e| format!("{} is not a package config: {e}", path.display()))?;
-    config.templates = path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(&config.templates);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    config.templates = dir.join(&config.templates);
+    config.site = dir.join(&config.site);
     Ok(config)
 }
 
 fn load_host(config: PackageConfig) -> Result<Host, String> {
-    let functions = match config.site.as_str() {
-        "alien-cards" => alien_cards::functions(),
-        other => return Err(format!("this module has no site `{other}`")),
-    };
+    let registry = edge_functions::site::Registry::builtin();
+    let (functions, missing) = edge_functions::site::load_each_trigger(&config.site, &registry)
+        .map_err(|e| e.to_string())?;
     Ok(Host {
         functions,
+        missing: missing
+            .into_iter()
+            .map(|(trigger, e)| (trigger, e.to_string()))
+            .collect(),
         #[cfg(feature = "typed-route")]
         store: store(&config)?,
         #[cfg(feature = "typed-route")]
@@ -213,6 +218,16 @@ pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
 /// Runs one trigger's function on a Lambda@Edge event dict and returns the result dict: in place
 /// when it can, else through the typed model.
 fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    if let Some((_, why)) = host(py)?.missing.iter().find(|(t, _)| *t == trigger) {
+        let package = if cfg!(feature = "typed-route") {
+            ""
+        } else {
+            "; this is a viewer-trigger package: attach the origin package to origin triggers"
+        };
+        return Err(PyRuntimeError::new_err(format!(
+            "this package cannot run the site's {trigger} function: {why}{package}"
+        )));
+    }
     match in_place::handle(py, trigger, event)? {
         Some(result) => Ok(result),
         None => typed_route::handle(py, trigger, event),

@@ -103,8 +103,8 @@ impl TestSite {
     /// The Alien Cards site on the shipped config (or a variant of it).
     pub async fn alien_cards(config: &str, store: Arc<dyn CardStore>) -> TestSite {
         let sites: Sites = HashMap::from([(
-            "alien-cards".to_owned(),
-            Arc::new(edge_functions::alien_cards::functions()),
+            "alien-cards.site.toml".to_owned(),
+            Arc::new(alien_cards_functions()),
         )]);
         TestSite::start(config, sites, store).await
     }
@@ -151,5 +151,15 @@ impl TestSite {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// The Alien Cards functions, from its declaration (cloudfront/alien-cards.site.toml).
+pub fn alien_cards_functions() -> edge_functions::function::EdgeFunctions {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/alien-cards.site.toml");
+    match edge_functions::site::load_file(&path, &edge_functions::site::Registry::builtin(), None) {
+        Ok(site) => site.functions,
+        Err(e) => panic!("{e}"),
     }
 }

@@ -8,6 +8,7 @@ use crate::function::{FunctionError, HeaderReads, OriginResponseStep, ResponseEd
 
 /// One rule: objects whose path ends with one of `suffixes` get `value`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CacheRule {
     pub suffixes: Vec<String>,
     pub value: String,
@@ -16,6 +17,7 @@ pub struct CacheRule {
 /// Adds `cache-control` to successful origin responses that lack one: the first matching rule,
 /// else `fallback`. A `cache-control` the origin sent is left alone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DefaultCacheControl {
     pub rules: Vec<CacheRule>,
     #[serde(default)]
@@ -57,5 +59,25 @@ impl OriginResponseStep for DefaultCacheControl {
 
     fn sets_status(&self) -> bool {
         false
+    }
+}
+
+impl crate::site::Block for DefaultCacheControl {
+    const NAME: &'static str = "default-cache-control";
+    const SUMMARY: &'static str = "A `cache-control` for successful origin objects that have none: the first rule \
+whose suffix the path ends with, else the fallback. Origin-response: it runs only on cache misses, \
+and what it sets is what the cache keeps.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginResponse];
+    const EXAMPLE: &'static str = r#"rules = [
+  { suffixes = [".css", ".js"], value = "public, max-age=86400" },
+  { suffixes = [".svg", ".png"], value = "public, max-age=604800" },
+]
+fallback = "public, max-age=300""#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        Ok(crate::site::Steps {
+            origin_response: Some(std::sync::Arc::new(self)),
+            ..Default::default()
+        })
     }
 }

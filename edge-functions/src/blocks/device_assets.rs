@@ -10,6 +10,7 @@ use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, Reque
 /// `devices` is `true`. The cache policy must put those headers in the cache key, or one device
 /// would get another's files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeviceAssets {
     pub prefix: String,
     pub device_prefix: String,
@@ -48,5 +49,31 @@ impl OriginRequestStep for DeviceAssets {
         for device in &self.devices {
             reads.request(&format!("cloudfront-is-{device}-viewer"));
         }
+    }
+}
+
+impl crate::site::Block for DeviceAssets {
+    const NAME: &'static str = "device-assets";
+    const SUMMARY: &'static str = "Device-specific assets: phones, tablets or TVs (CloudFront's \
+`CloudFront-Is-<Device>-Viewer` headers) get `<device_prefix>…` instead of `<prefix>…`. \
+Origin-request: CloudFront adds the device headers after viewer-request, and only where the cache \
+policy lists them, which it must (or one device gets another's files).";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
+    const EXAMPLE: &'static str = r#"prefix = "/css/"
+device_prefix = "/css/mobile/"
+devices = ["mobile", "tablet", "smarttv"]"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        const DEVICES: [&str; 4] = ["desktop", "mobile", "tablet", "smarttv"];
+        if let Some(bad) = self.devices.iter().find(|d| !DEVICES.contains(&d.as_str())) {
+            return Err(format!(
+                "unknown device `{bad}`: CloudFront's are {}",
+                DEVICES.join(", ")
+            ));
+        }
+        Ok(crate::site::Steps {
+            origin_request: Some(std::sync::Arc::new(self)),
+            ..Default::default()
+        })
     }
 }

@@ -83,3 +83,38 @@ impl OriginResponseStep for FriendlyErrors {
         }
     }
 }
+
+/// The `friendly-errors` block's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FriendlyErrorsSettings {
+    pub statuses: Vec<u16>,
+    pub cache_control: String,
+}
+
+impl crate::site::Block for FriendlyErrorsSettings {
+    const NAME: &'static str = "friendly-errors";
+    const SUMMARY: &'static str = "Turns the origin's answers with the listed statuses (S3 says 403 for a missing \
+object when listing is not allowed) into the site's 404 page from `[pages]`. Origin-response: the \
+cache keeps the page for `cache_control`.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginResponse];
+    const EXAMPLE: &'static str = r#"statuses = [403, 404]
+cache_control = "public, max-age=60""#;
+
+    fn build(self, site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        if let Some(bad) = self.statuses.iter().find(|s| !(400..600).contains(*s)) {
+            return Err(format!(
+                "`statuses`: {bad} is not an error status (400-599)"
+            ));
+        }
+        let block = FriendlyErrors {
+            site: site.pages()?,
+            statuses: self.statuses,
+            cache_control: self.cache_control,
+        };
+        Ok(crate::site::Steps {
+            origin_response: Some(Arc::new(block)),
+            ..Default::default()
+        })
+    }
+}

@@ -7,6 +7,7 @@ use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep, ViewerR
 
 /// One arm of the experiment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Variant {
     pub name: String,
     /// Relative share of new visitors.
@@ -18,6 +19,7 @@ pub struct Variant {
 /// cookie sticks), passed to the origin in `header`. Viewer-response: sets the cookie when the
 /// visitor did not send it yet. Put `header` in the cache key of pages that differ by variant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Experiment {
     pub cookie: String,
     pub header: String,
@@ -111,6 +113,34 @@ impl ViewerResponseStep for Experiment {
         reads.request("cookie");
         reads.request(&self.header);
         reads.response("set-cookie");
+    }
+}
+
+impl crate::site::Block for Experiment {
+    const NAME: &'static str = "experiment";
+    const SUMMARY: &'static str = "An A/B experiment: viewer-request gives each visitor a variant (from its cookie, \
+else by weight from a hash of address and User-Agent) in a request header; viewer-response sets \
+the cookie. Put the header in the cache key of pages that differ by variant.";
+    const RUNS_ON: &'static [crate::EventType] = &[
+        crate::EventType::ViewerRequest,
+        crate::EventType::ViewerResponse,
+    ];
+    const EXAMPLE: &'static str = r#"cookie = "variant"
+header = "X-Experiment-Variant"
+variants = [{ name = "a", weight = 50 }, { name = "b", weight = 50 }]
+max_age_secs = 2592000
+secure_cookie = true"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        if self.variants.iter().all(|v| v.weight == 0) {
+            return Err("`variants` needs at least one variant with a weight above 0".into());
+        }
+        let block = std::sync::Arc::new(self);
+        Ok(crate::site::Steps {
+            viewer_request: Some(block.clone()),
+            viewer_response: Some(block),
+            ..Default::default()
+        })
     }
 }
 

@@ -104,3 +104,30 @@ impl OriginRequestStep for LikeApi {
         self.site.header_reads(reads);
     }
 }
+
+/// The `like-api` block's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LikeApiSettings {
+    pub path: String,
+}
+
+impl crate::site::Block for LikeApiSettings {
+    const NAME: &'static str = "like-api";
+    const SUMMARY: &'static str = "`POST <path>?id=<id>` adds one like to an existing card, atomically (never \
+creating one), and remembers it in the liked cookie of `[pages]`. Origin-request, on a behavior \
+whose cache policy is disabled.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
+    const EXAMPLE: &'static str = r#"path = "/api/like""#;
+
+    fn build(self, site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        let block = LikeApi {
+            site: site.pages()?,
+            path: self.path,
+        };
+        Ok(crate::site::Steps {
+            origin_request: Some(Arc::new(block)),
+            ..Default::default()
+        })
+    }
+}

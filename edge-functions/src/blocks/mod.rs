@@ -1,8 +1,8 @@
 //! Reusable customizations, each configured by data (maps, policies, templates).
 //!
 //! A block implements the step trait of each trigger it works on ([`crate::function`]); a site
-//! composes blocks into its four functions. Nothing here knows the Alien Cards site: its maps and
-//! templates are passed in by [`crate::alien_cards`].
+//! composes blocks into its four functions in its declaration ([`crate::site`]), where each block
+//! is named and given its settings. Nothing here knows a site.
 
 pub mod cache_control;
 pub mod device_assets;

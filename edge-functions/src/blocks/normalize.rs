@@ -7,6 +7,7 @@ use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 /// Normalizes the uri and query string without changing what is asked for:
 /// `/card/x/` → `/card/x`, `/index.html` → `/`, tracking parameters dropped, the rest sorted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NormalizeRequest {
     /// `/a/b/` → `/a/b` (the root `/` stays).
     #[serde(default)]
@@ -88,6 +89,25 @@ impl ViewerRequestStep for NormalizeRequest {
     }
 
     fn header_reads(&self, _reads: &mut HeaderReads) {}
+}
+
+impl crate::site::Block for NormalizeRequest {
+    const NAME: &'static str = "normalize";
+    const SUMMARY: &'static str = "One cache key for requests that mean the same thing: trailing slash stripped, \
+`/index.html` → `/`, tracking parameters dropped, the rest sorted. Viewer-request: it must run \
+before the cache key is computed.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::ViewerRequest];
+    const EXAMPLE: &'static str = r#"strip_trailing_slash = true
+index_document = "index.html"
+drop_params = ["utm_*", "fbclid", "gclid"]
+sort_params = true"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        Ok(crate::site::Steps {
+            viewer_request: Some(std::sync::Arc::new(self)),
+            ..Default::default()
+        })
+    }
 }
 
 #[cfg(test)]

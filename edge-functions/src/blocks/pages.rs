@@ -12,6 +12,7 @@ use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, Reque
 
 /// A greeting for visitors from one country.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Greeting {
     pub text: String,
     /// The `content-language` of a page greeting in this language, when known.
@@ -22,6 +23,7 @@ pub struct Greeting {
 /// What every page of a card site shares: where things are, which cookies and headers carry the
 /// visitor's state, and the templates for the layout and for errors.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CardSite {
     pub site_name: String,
     /// `/card/` → `/card/<id>`.
@@ -41,6 +43,24 @@ pub struct CardSite {
     /// Country code (as in `CloudFront-Viewer-Country`) → greeting on the home page.
     #[serde(default)]
     pub greetings: BTreeMap<String, Greeting>,
+    /// What the error pages say: every sentence a visitor reads is the site's own.
+    pub errors: ErrorTexts,
+}
+
+/// The title and message of one error page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageText {
+    pub title: String,
+    pub message: String,
+}
+
+/// The site's error pages: a missing page, and a data store that does not answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorTexts {
+    pub not_found: PageText,
+    pub unavailable: PageText,
 }
 
 /// The visitor as the pages see it.
@@ -176,14 +196,9 @@ impl CardSite {
         visitor: &Visitor,
         _err: &DataError,
     ) -> Response {
-        let mut response = self.error_page(
-            data,
-            503,
-            "Taking a short break",
-            "Our card catalogue is not answering right now. Please try again in a moment.",
-            visitor,
-            "no-store",
-        );
+        let text = &self.errors.unavailable;
+        let mut response =
+            self.error_page(data, 503, &text.title, &text.message, visitor, "no-store");
         response.headers.set("Retry-After", "5");
         response
     }
@@ -194,11 +209,12 @@ impl CardSite {
         visitor: &Visitor,
         cache_control: &str,
     ) -> Response {
+        let text = &self.errors.not_found;
         self.error_page(
             data,
             404,
-            "Card not found",
-            "This card has drifted off into deep space. Try one of the cards on the home page.",
+            &text.title,
+            &text.message,
             visitor,
             cache_control,
         )
@@ -362,5 +378,67 @@ impl OriginRequestStep for CardPage {
 
     fn header_reads(&self, reads: &mut HeaderReads) {
         self.site.header_reads(reads);
+    }
+}
+
+/// The `home-page` block's settings (the rest comes from the declaration's `[pages]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomePageSettings {
+    pub paths: Vec<String>,
+    pub template: String,
+    pub cache_control: String,
+}
+
+impl crate::site::Block for HomePageSettings {
+    const NAME: &'static str = "home-page";
+    const SUMMARY: &'static str = "The home page, generated from every card in the store, most liked first, with \
+a greeting (and `content-language`) for the visitor's country. Origin-request: it runs on cache \
+misses only, and the cache keeps the page for the policy's TTL.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
+    const EXAMPLE: &'static str = r#"paths = ["/", "/index.html"]
+template = "home.html"
+cache_control = "public, max-age=0, s-maxage=10""#;
+
+    fn build(self, site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        let block = HomePage {
+            site: site.pages()?,
+            paths: self.paths,
+            template: self.template,
+            cache_control: self.cache_control,
+        };
+        Ok(crate::site::Steps {
+            origin_request: Some(Arc::new(block)),
+            ..Default::default()
+        })
+    }
+}
+
+/// The `card-page` block's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardPageSettings {
+    pub template: String,
+    pub cache_control: String,
+}
+
+impl crate::site::Block for CardPageSettings {
+    const NAME: &'static str = "card-page";
+    const SUMMARY: &'static str = "A page per card at `<card_prefix><id>` (from `[pages]`), with a strip of the \
+other cards; an unknown id gets the site's 404 page, a store outage its 503 page. Origin-request.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
+    const EXAMPLE: &'static str = r#"template = "card.html"
+cache_control = "public, max-age=0, s-maxage=30""#;
+
+    fn build(self, site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        let block = CardPage {
+            site: site.pages()?,
+            template: self.template,
+            cache_control: self.cache_control,
+        };
+        Ok(crate::site::Steps {
+            origin_request: Some(Arc::new(block)),
+            ..Default::default()
+        })
     }
 }

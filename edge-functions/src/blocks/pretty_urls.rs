@@ -8,6 +8,7 @@ use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 /// Rewrites the uri in place when it is one of the map's paths; the viewer's URL is unchanged.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PrettyUrls {
     /// Path the viewer asks for → path the origin serves.
     pub routes: BTreeMap<String, String>,
@@ -23,6 +24,22 @@ impl ViewerRequestStep for PrettyUrls {
     }
 
     fn header_reads(&self, _reads: &mut HeaderReads) {}
+}
+
+impl crate::site::Block for PrettyUrls {
+    const NAME: &'static str = "pretty-urls";
+    const SUMMARY: &'static str = "Pretty URLs: the viewer asks for one path, the origin serves another, and the \
+browser keeps showing the one it asked for. Viewer-request, so the cache key is the served path.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::ViewerRequest];
+    const EXAMPLE: &'static str =
+        r#"routes = { "/tree" = "/card/da8398f4", "/about" = "/pages/about.html" }"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        Ok(crate::site::Steps {
+            viewer_request: Some(std::sync::Arc::new(self)),
+            ..Default::default()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 /// Answers `status` with `location: <target>` for `<prefix><name>`; an unknown name falls
 /// through to the next step (and so, usually, to the origin's 404).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Redirects {
     pub prefix: String,
     /// Name → target URL or path.
@@ -39,6 +40,29 @@ impl ViewerRequestStep for Redirects {
     }
 
     fn header_reads(&self, _reads: &mut HeaderReads) {}
+}
+
+impl crate::site::Block for Redirects {
+    const NAME: &'static str = "redirects";
+    const SUMMARY: &'static str = "Short links: `<prefix><name>` answers `status` with `location: <target>`; \
+an unknown name falls through to the next block. Viewer-request, so the answer needs no origin.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::ViewerRequest];
+    const EXAMPLE: &'static str = r#"prefix = "/r/"
+targets = { cat = "/card/k9b430fc", docs = "https://docs.example.com/" }
+status = 302"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        if !(300..400).contains(&self.status) {
+            return Err(format!(
+                "`status` {} is not a redirect status (300-399)",
+                self.status
+            ));
+        }
+        Ok(crate::site::Steps {
+            viewer_request: Some(std::sync::Arc::new(self)),
+            ..Default::default()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -77,3 +77,55 @@ impl GeneratedResponseStep for SecurityHeaders {
         self.apply(response);
     }
 }
+
+/// The `security-headers` block's settings: a preset, and headers that add to it or replace its.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityHeadersSettings {
+    /// `strict-same-origin`: a site that serves its own scripts, styles and images only.
+    #[serde(default)]
+    pub preset: Option<String>,
+    /// Header name → value; replaces the preset's header of the same name (any case).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+impl crate::site::Block for SecurityHeadersSettings {
+    const NAME: &'static str = "security-headers";
+    const SUMMARY: &'static str = "Security headers (HSTS, CSP, nosniff, frame options, referrer and permissions \
+policies) set on every response: in origin-response on what the origin sends (so the cache keeps \
+them, cheapest), and on viewer-request and origin-request on the responses those functions \
+generate themselves, which skip origin-response. A preset, with any header added or replaced.";
+    const RUNS_ON: &'static [crate::EventType] = &[
+        crate::EventType::ViewerRequest,
+        crate::EventType::OriginRequest,
+        crate::EventType::OriginResponse,
+    ];
+    const EXAMPLE: &'static str = r#"preset = "strict-same-origin"
+headers = { "Content-Security-Policy" = "default-src 'self'; img-src 'self' https://cdn.example.com" }"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        let mut headers = match self.preset.as_deref() {
+            None => Vec::new(),
+            Some("strict-same-origin") => SecurityHeaders::strict_same_origin().headers,
+            Some(other) => {
+                return Err(format!(
+                    "unknown preset `{other}`: the presets are strict-same-origin"
+                ));
+            }
+        };
+        for (name, value) in self.headers {
+            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            headers.push((name, value));
+        }
+        if headers.is_empty() {
+            return Err("no headers: give a `preset` or `headers`".into());
+        }
+        let block = std::sync::Arc::new(SecurityHeaders { headers });
+        Ok(crate::site::Steps {
+            origin_response: Some(block.clone()),
+            finish: Some(block),
+            ..Default::default()
+        })
+    }
+}

@@ -1,0 +1,28 @@
+//! Which site declaration a command works on.
+
+use std::path::{Path, PathBuf};
+
+use cloudfront::DistributionConfig;
+use edge_functions::EventType;
+
+/// The declaration that the config's function for `trigger` names (the first such function),
+/// or, when no function has that trigger, the one the config's functions share.
+pub fn site_of(
+    config: &DistributionConfig,
+    config_path: &Path,
+    trigger: EventType,
+) -> Result<PathBuf, String> {
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let functions: Vec<_> = config.functions.iter().map(|f| f.get_ref()).collect();
+    let function = functions
+        .iter()
+        .find(|f| f.trigger == trigger)
+        .or(functions.first())
+        .ok_or_else(|| {
+            format!(
+                "{} has no [[functions]], so there is no site to run: give --site FILE",
+                config_path.display()
+            )
+        })?;
+    Ok(cloudfront::distribution::site_file(base, &function.site))
+}

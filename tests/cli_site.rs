@@ -1,0 +1,138 @@
+//! Sites as declarations on the command line: `blocks` prints the reference, `invoke --site` runs
+//! any declaration, and a declaration with a mistake is refused with its `file:line`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn alien_edge(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the alien-edge binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("alien-edge-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_block_reference_lists_every_block_with_settings_and_example() {
+    let output = alien_edge(&["blocks".as_ref()]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "normalize",
+        "redirects",
+        "pretty-urls",
+        "experiment",
+        "security-headers",
+        "default-cache-control",
+        "device-assets",
+        "home-page",
+        "card-page",
+        "like-api",
+        "friendly-errors",
+    ] {
+        assert!(
+            text.contains(&format!("\n{name}\n  runs on: ")),
+            "{name} is in the reference"
+        );
+        assert!(
+            text.contains(&format!("    block = \"{name}\"\n")),
+            "{name}"
+        );
+    }
+    assert!(text.contains("  settings: prefix, targets, status\n"));
+
+    let one = alien_edge(&["blocks".as_ref(), "redirects".as_ref()]);
+    assert!(one.status.success());
+    assert!(
+        String::from_utf8_lossy(&one.stdout).starts_with("redirects\n  runs on: viewer-request\n")
+    );
+    let unknown = alien_edge(&["blocks".as_ref(), "redirect".as_ref()]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no block `redirect`"));
+}
+
+/// A small site of a team's own, written in a temporary folder: no Rust.
+const DOCS_SITE: &str = r#"name = "docs"
+
+[functions]
+viewer-request = ["old-links", "guide", "security"]
+origin-response = ["security"]
+
+[blocks.old-links]
+block = "redirects"
+prefix = "/old/"
+targets = { intro = "/docs/intro" }
+status = 301
+
+[blocks.guide]
+block = "pretty-urls"
+routes = { "/guide" = "/guide/index.html" }
+
+[blocks.security]
+block = "security-headers"
+preset = "strict-same-origin"
+headers = { "Content-Security-Policy" = "default-src 'self'; img-src 'self' https://cdn.example.com" }
+"#;
+
+#[test]
+fn invoke_runs_any_declaration_and_refuses_a_broken_one_with_its_line() {
+    let dir = scratch("cli-site");
+    let site = dir.join("docs.site.toml");
+    std::fs::write(&site, DOCS_SITE).unwrap();
+    let event = dir.join("event.json");
+    let made = alien_edge(&[
+        "event".as_ref(),
+        "viewer-request".as_ref(),
+        "--uri".as_ref(),
+        "/old/intro".as_ref(),
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    std::fs::write(&event, &made.stdout).unwrap();
+    let invoke = |site: &std::path::Path| {
+        alien_edge(&[
+            "invoke".as_ref(),
+            "viewer-request".as_ref(),
+            "--site".as_ref(),
+            site.as_os_str(),
+            "--event".as_ref(),
+            event.as_os_str(),
+        ])
+    };
+    let output = invoke(&site);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["status"], "301");
+    assert_eq!(result["headers"]["location"][0]["value"], "/docs/intro");
+    assert!(
+        result["headers"]["content-security-policy"][0]["value"]
+            .as_str()
+            .unwrap()
+            .contains("https://cdn.example.com")
+    );
+
+    std::fs::write(&site, DOCS_SITE.replace("status = 301", "stattus = 301")).unwrap();
+    let output = invoke(&site);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("docs.site.toml:11: block `old-links` (redirects)")
+            && stderr.contains("stattus"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
