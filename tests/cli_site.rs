@@ -46,7 +46,7 @@ fn the_block_reference_lists_every_block_with_settings_and_example() {
             "{name}"
         );
     }
-    assert!(text.contains("  settings: prefix, targets, status\n"));
+    assert!(text.contains("  settings: rules, status, keep_query, permanent_max_age_secs\n"));
 
     let one = alien_edge(&["blocks".as_ref(), "redirects".as_ref()]);
     assert!(one.status.success());
@@ -67,9 +67,8 @@ origin-response = ["security"]
 
 [blocks.old-links]
 block = "redirects"
-prefix = "/old/"
-targets = { intro = "/docs/intro" }
 status = 301
+rules = [{ prefix = "/old/", to = "/docs/" }]
 
 [blocks.guide]
 block = "pretty-urls"
@@ -130,7 +129,7 @@ fn invoke_runs_any_declaration_and_refuses_a_broken_one_with_its_line() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("docs.site.toml:11: block `old-links` (redirects)")
+        stderr.contains("docs.site.toml:9: block `old-links` (redirects)")
             && stderr.contains("stattus"),
         "{stderr}"
     );

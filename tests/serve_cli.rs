@@ -227,7 +227,10 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     let site_text = std::fs::read_to_string(&declaration).unwrap();
     std::fs::write(
         &declaration,
-        site_text.replace("cat = \"/card/k9b430fc\"", "cat = \"/card/da8398f4\""),
+        site_text.replace(
+            "from = \"/r/cat\", to = \"/card/k9b430fc\"",
+            "from = \"/r/cat\", to = \"/card/da8398f4\"",
+        ),
     )
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1300));

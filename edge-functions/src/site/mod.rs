@@ -10,9 +10,8 @@
 //!
 //! [blocks.old-links]
 //! block = "redirects"
-//! prefix = "/old/"
-//! targets = { intro = "/docs/intro" }
 //! status = 301
+//! rules = [{ prefix = "/old/", to = "/docs/" }]
 //!
 //! [blocks.security]
 //! block = "security-headers"
@@ -425,9 +424,8 @@ origin-response = ["security"]
 
 [blocks.old-links]
 block = "redirects"
-prefix = "/old/"
-targets = { intro = "/docs/intro" }
 status = 301
+rules = [{ prefix = "/old/", to = "/docs/" }]
 
 [blocks.security]
 block = "security-headers"
@@ -470,7 +468,7 @@ preset = "strict-same-origin"
     #[test]
     fn an_unknown_setting_is_refused_on_its_line() {
         let (line, message) = refused(&GOOD.replace("status = 301", "statuss = 301"));
-        assert_eq!(line, 11);
+        assert_eq!(line, 9);
         assert!(
             message.contains("block `old-links` (redirects)") && message.contains("statuss"),
             "{message}"
@@ -480,16 +478,19 @@ preset = "strict-same-origin"
     #[test]
     fn a_bad_value_is_refused_on_its_line() {
         let (line, message) = refused(&GOOD.replace("status = 301", "status = \"permanent\""));
-        assert_eq!(line, 11);
+        assert_eq!(line, 9);
         assert!(
             message.contains("block `old-links` (redirects)"),
             "{message}"
         );
         let (line, message) = refused(&GOOD.replace("status = 301", "status = 200"));
-        assert!((7..=11).contains(&line), "line {line}");
-        assert!(message.contains("not a redirect status"), "{message}");
+        assert!((7..=10).contains(&line), "line {line}");
+        assert!(
+            message.contains("status 200 is not a redirect"),
+            "{message}"
+        );
         let (line, message) = refused(&GOOD.replace("strict-same-origin\"", "lax\""));
-        assert!((13..=15).contains(&line), "line {line}");
+        assert!((12..=14).contains(&line), "line {line}");
         assert!(message.contains("unknown preset `lax`"), "{message}");
     }
 
@@ -519,7 +520,7 @@ preset = "strict-same-origin"
             "{message}"
         );
         let (line, message) = refused(&format!("{GOOD}\n[extra]\nx = 1\n"));
-        assert_eq!(line, 17);
+        assert_eq!(line, 16);
         assert!(message.contains("unknown key `extra`"), "{message}");
         let (line, message) = refused(&GOOD.replace("block = \"redirects\"\n", ""));
         assert!((7..=10).contains(&line), "line {line}");
@@ -529,7 +530,7 @@ preset = "strict-same-origin"
     #[test]
     fn broken_toml_is_refused_on_its_line() {
         let (line, message) = refused(&GOOD.replace("status = 301", "status = "));
-        assert_eq!(line, 11);
+        assert_eq!(line, 9);
         assert!(!message.is_empty());
     }
 
