@@ -566,7 +566,7 @@ errors = { not_found = { title = "Not found", message = "No such page." }, unava
 "#;
         #[cfg(not(feature = "pages"))]
         let pages = "";
-        assert!(registry.kinds().count() >= 7);
+        assert!(registry.kinds().count() >= 5);
         for kind in registry.kinds() {
             for trigger in TRIGGERS {
                 let text = format!(

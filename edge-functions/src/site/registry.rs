@@ -123,7 +123,8 @@ impl Registry {
         Registry::default()
     }
 
-    /// The library's blocks (the page blocks only in builds with the `pages` feature).
+    /// The library's blocks: those that run on origin triggers only in builds with the `origin`
+    /// feature, and the page blocks only with `pages` (a viewer package has neither).
     pub fn builtin() -> Registry {
         use crate::blocks::*;
         let registry = Registry::empty()
@@ -131,7 +132,9 @@ impl Registry {
             .register::<Redirects>()
             .register::<PrettyUrls>()
             .register::<Experiment>()
-            .register::<security_headers::SecurityHeadersSettings>()
+            .register::<security_headers::SecurityHeadersSettings>();
+        #[cfg(feature = "origin")]
+        let registry = registry
             .register::<DefaultCacheControl>()
             .register::<DeviceAssets>();
         #[cfg(feature = "pages")]
