@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use edge_functions::site::{BlockKind, Registry};
+use edge_functions::site::BlockKind;
 
 /// Print every block a site declaration may use: what it does, the triggers it runs on, its
 /// settings, and an example to copy into a declaration.
@@ -17,7 +17,7 @@ pub struct BlocksArgs {
 }
 
 pub fn blocks(args: BlocksArgs) -> ExitCode {
-    let registry = Registry::builtin();
+    let registry = crate::registry();
     let text = match &args.name {
         Some(name) => match registry.get(name) {
             Some(kind) => describe(kind),

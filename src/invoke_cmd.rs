@@ -92,11 +92,7 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         },
         (None, Err(e)) => return bad_input(e),
     };
-    let functions = match edge_functions::site::load_file(
-        &site_file,
-        &edge_functions::site::Registry::builtin(),
-        None,
-    ) {
+    let functions = match edge_functions::site::load_file(&site_file, crate::registry(), None) {
         Ok(site) => site.functions,
         Err(e) => return bad_input(e),
     };

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use cloudfront::{DataSources, Distribution, DistributionConfig};
 use edge_functions::data::{CardStore, DirTemplates, EmbeddedStore};
-use edge_functions::site::Registry;
 
 use crate::paths;
 
@@ -66,7 +65,7 @@ impl Setup {
         }
         let base = self.config_path.parent().unwrap_or(Path::new("."));
         // The site declarations are read on every build: `--watch` reloads them with the config.
-        let sites = cloudfront::distribution::load_sites(&config, base, &Registry::builtin())?;
+        let sites = cloudfront::distribution::load_sites(&config, base, crate::registry())?;
         Distribution::new(config, &sites, self.data.clone(), base, self.cache_bytes)
     }
 }

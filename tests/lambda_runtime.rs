@@ -252,3 +252,142 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
     }
     assert!(compared >= 8, "only {compared} fixtures that read cards");
 }
+
+/// Every zip `package` writes loads as AWS's own Python runtime loads a handler: awslambdaric
+/// (the runtime interface client on PyPI) imports the handler string the template declares from
+/// the unzipped package, takes events from a local Runtime API, and answers what `invoke` gives.
+/// The zips carry the debug modules `scripts/test` built (`package --module`): the layout,
+/// config, declaration and handler names are the shipped ones; the module's build is not.
+#[test]
+fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
+    let (Ok(ric), Ok(module), Ok(viewer)) = (
+        std::env::var("ALIEN_EDGE_RIC_PYTHON"),
+        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
+        std::env::var("ALIEN_EDGE_PYTHON_VIEWER_MODULE"),
+    ) else {
+        eprintln!(
+            "SKIPPED: ALIEN_EDGE_RIC_PYTHON or the module variables are not set (scripts/test sets them)"
+        );
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("alien-edge-ric-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let tool = |args: &[&std::ffi::OsStr]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "alien-edge {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    tool(&[
+        "package".as_ref(),
+        "--out".as_ref(),
+        dir.as_os_str(),
+        "--module".as_ref(),
+        module.as_ref(),
+        "--viewer-module".as_ref(),
+        viewer.as_ref(),
+        "--no-bootstrap".as_ref(),
+    ]);
+    let template_file = dir.join("template.json");
+    tool(&[
+        "template".as_ref(),
+        "--packages".as_ref(),
+        dir.as_os_str(),
+        "-o".as_ref(),
+        template_file.as_os_str(),
+    ]);
+    let template: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&template_file).unwrap()).unwrap();
+
+    let mut loaded = 0;
+    for resource in template["Resources"].as_object().unwrap().values() {
+        if resource["Type"] != "AWS::Lambda::Function" {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let handler = properties["Handler"].as_str().unwrap();
+        let key_parameter = properties["Code"]["S3Key"]["Ref"].as_str().unwrap();
+        let key = template["Parameters"][key_parameter]["Default"]
+            .as_str()
+            .unwrap();
+        let trigger = [
+            "viewer-request",
+            "origin-request",
+            "origin-response",
+            "viewer-response",
+        ]
+        .into_iter()
+        .find(|t| handler.ends_with(&t.replace('-', "_")))
+        .unwrap_or_else(|| panic!("handler {handler} names no trigger"));
+
+        // Unzipped as Lambda unzips it into the task root.
+        let task_root = dir.join(properties["FunctionName"].as_str().unwrap());
+        let unzip = std::process::Command::new("python3")
+            .args(["-m", "zipfile", "-e"])
+            .arg(dir.join(key))
+            .arg(&task_root)
+            .status()
+            .unwrap();
+        assert!(unzip.success(), "{key} unzips");
+
+        let cases: Vec<(fixture_index::Case, Vec<u8>)> = fixture_index::data_free(trigger)
+            .into_iter()
+            .filter(|case| case.exit() != 2)
+            .take(4)
+            .map(|case| {
+                let bytes = std::fs::read(&case.file).unwrap();
+                (case, bytes)
+            })
+            .collect();
+        let count = cases.len();
+        let (tx, rx) = mpsc::channel();
+        let port = runtime_api(cases.iter().map(|(_, b)| b.clone()).collect(), tx);
+        let mut child = std::process::Command::new(&ric)
+            .args(["-m", "awslambdaric", handler])
+            .current_dir(&task_root)
+            .env("PYTHONPATH", &task_root)
+            .env("LAMBDA_TASK_ROOT", &task_root)
+            .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("ALIEN_EDGE_CONFIG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut outcomes: Vec<Option<Outcome>> = (0..count).map(|_| None).collect();
+        for _ in 0..count {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok((id, outcome)) => outcomes[id] = Some(outcome),
+                Err(_) => {
+                    let _ = child.kill();
+                    let mut stderr = String::new();
+                    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+                    panic!("{key} ({handler}) answered no event: {stderr}");
+                }
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        for ((case, _), outcome) in cases.iter().zip(outcomes) {
+            match outcome {
+                Some(Outcome::Response(got)) => assert_eq!(
+                    got,
+                    case.result(),
+                    "{}: {key} under awslambdaric differs from invoke",
+                    case.file.display()
+                ),
+                other => panic!("{}: {key} gave {other:?}", case.file.display()),
+            }
+        }
+        loaded += 1;
+    }
+    assert_eq!(loaded, 4, "a zip for each of the four functions");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

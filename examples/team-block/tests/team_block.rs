@@ -1,0 +1,79 @@
+//! The team's block through the tool built with it: listed in the reference, run by `invoke` on
+//! a declaration, and refused by the library's own tool, which does not have it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn here() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn team_edge(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_team-edge"))
+        .args(args)
+        .output()
+        .expect("team-edge runs")
+}
+
+fn event(dir: &Path, host: &str) -> PathBuf {
+    let made = team_edge(&[
+        "event".as_ref(),
+        "viewer-response".as_ref(),
+        "--uri".as_ref(),
+        "/docs/intro".as_ref(),
+        "--header".as_ref(),
+        format!("Host: {host}").as_ref(),
+        "--status".as_ref(),
+        "200".as_ref(),
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let file = dir.join(format!("{host}.json"));
+    std::fs::write(&file, made.stdout).unwrap();
+    file
+}
+
+#[test]
+fn the_team_block_is_in_the_reference_and_runs_from_a_declaration() {
+    let reference = team_edge(&["blocks".as_ref(), "noindex-hosts".as_ref()]);
+    assert!(reference.status.success());
+    let text = String::from_utf8_lossy(&reference.stdout);
+    assert!(
+        text.starts_with("noindex-hosts\n  runs on: viewer-response\n"),
+        "{text}"
+    );
+    assert!(text.contains("settings: hosts, value"), "{text}");
+
+    let dir = std::env::temp_dir().join(format!("team-block-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = here().join("site.toml");
+    for (host, tagged) in [
+        ("staging.docs.example.com", true),
+        ("docs.example.com", false),
+    ] {
+        let output = team_edge(&[
+            "invoke".as_ref(),
+            "viewer-response".as_ref(),
+            "--site".as_ref(),
+            site.as_os_str(),
+            "--event".as_ref(),
+            event(&dir, host).as_os_str(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            result["headers"]["x-robots-tag"][0]["value"].as_str(),
+            tagged.then_some("noindex, nofollow"),
+            "{host}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

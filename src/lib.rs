@@ -1,0 +1,91 @@
+//! The `alien-edge` tool as a library: `main` runs it with a block registry, so that a team
+//! with blocks of its own runs the same tool (serve, invoke, package, blocks, ...) with them:
+//!
+//! ```no_run
+//! use edge_functions::site::Registry;
+//! fn main() -> std::process::ExitCode {
+//!     alien_edge::main(Registry::builtin() /* .register::<MyBlock>() */)
+//! }
+//! ```
+
+mod blocks_cmd;
+mod data_args;
+mod event_cmd;
+mod invoke_cmd;
+mod package_cmd;
+mod paths;
+#[cfg(feature = "dynamodb")]
+mod seed_cmd;
+mod serve_cmd;
+mod site_args;
+mod template_cmd;
+
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use clap::{Parser, Subcommand};
+use edge_functions::site::Registry;
+
+/// The blocks site declarations may use in this run of the tool.
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+/// The registry `main` was given (the library's blocks, when called otherwise, as in tests).
+pub(crate) fn registry() -> &'static Registry {
+    REGISTRY.get_or_init(Registry::builtin)
+}
+
+#[derive(Parser)]
+#[command(
+    name = "alien-edge",
+    version,
+    about = "Lambda@Edge content customization functions in Rust, with tools for fixture events",
+    long_about = "Lambda@Edge content customization functions in Rust.\n\n\
+Content engineers use `event` to write a fixture event for a trigger, `invoke` to run the \
+trigger's function on it and learn whether CloudFront would accept the result, and `validate` \
+to judge a result produced by any other function."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Serve(serve_cmd::ServeArgs),
+    Invoke(invoke_cmd::InvokeArgs),
+    Validate(invoke_cmd::ValidateArgs),
+    Event(event_cmd::EventArgs),
+    Template(template_cmd::TemplateArgs),
+    Package(package_cmd::PackageArgs),
+    Blocks(blocks_cmd::BlocksArgs),
+    #[cfg(feature = "dynamodb")]
+    Seed(seed_cmd::SeedArgs),
+}
+
+/// Runs the tool on the process's arguments, with `registry`'s blocks.
+pub fn main(registry: Registry) -> ExitCode {
+    // Set once, before any command reads it; a second call keeps the first registry.
+    let _ = REGISTRY.set(registry);
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // Warnings (a DynamoDB replica failing over, a bad item) go to stderr; `serve` sets up
+        // its own request log.
+        tracing_subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_writer(std::io::stderr)
+            .with_max_level(tracing::Level::WARN)
+            .init();
+    }
+    match cli.command {
+        Command::Serve(args) => serve_cmd::serve(args),
+        Command::Invoke(args) => invoke_cmd::invoke(args),
+        Command::Validate(args) => invoke_cmd::validate(args),
+        Command::Event(args) => event_cmd::event(args),
+        Command::Template(args) => template_cmd::template(args),
+        Command::Package(args) => package_cmd::package(args),
+        Command::Blocks(args) => blocks_cmd::blocks(args),
+        #[cfg(feature = "dynamodb")]
+        Command::Seed(args) => seed_cmd::seed(args),
+    }
+}
