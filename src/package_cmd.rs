@@ -412,7 +412,10 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     let functions: Vec<&FunctionConfig> = config.functions.iter().map(|f| f.get_ref()).collect();
     // Every declaration is checked, whole, before minutes go into building modules.
     let base = config_path.parent().unwrap_or(Path::new("."));
-    cloudfront::distribution::load_sites(&config, base, crate::registry())?;
+    let loaded = cloudfront::distribution::load_sites(&config, &config_path, crate::registry())?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
     // The zips are written with the standard library's zipfile: the tools venv (maturin, zig)
     // is needed only to build a module or the bootstrap.
     let builds = !args.no_bootstrap

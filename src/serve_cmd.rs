@@ -65,7 +65,12 @@ impl Setup {
         }
         let base = self.config_path.parent().unwrap_or(Path::new("."));
         // The site declarations are read on every build: `--watch` reloads them with the config.
-        let sites = cloudfront::distribution::load_sites(&config, base, crate::registry())?;
+        let loaded =
+            cloudfront::distribution::load_sites(&config, &self.config_path, crate::registry())?;
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
+        }
+        let sites = loaded.sites;
         Distribution::new(config, &sites, self.data.clone(), base, self.cache_bytes)
     }
 }

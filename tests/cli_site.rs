@@ -135,3 +135,50 @@ fn invoke_runs_any_declaration_and_refuses_a_broken_one_with_its_line() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A function that reads a cookie the origin request policy forwards but the cache key leaves
+/// out would cache one visitor's page for everyone: `serve` refuses the config, saying so.
+#[test]
+fn a_read_outside_the_cache_key_is_refused() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = scratch("cache-key");
+    std::fs::copy(
+        root.join("cloudfront/alien-cards.site.toml"),
+        dir.join("alien-cards.site.toml"),
+    )
+    .unwrap();
+    let shipped = std::fs::read_to_string(root.join("cloudfront/distribution.toml")).unwrap();
+    let local_dir = root.join("origin-site");
+    let config = shipped
+        .replace(
+            "local_dir = \"../origin-site\"",
+            &format!("local_dir = {:?}", local_dir.display().to_string()),
+        )
+        // The home page's cache key without the liked cookie, which the api policy forwards.
+        .replacen("cookies = [\"liked\"]", "cookies = []", 1)
+        .replacen(
+            "path_pattern = \"/\"\norigin = \"alien-cards-s3\"\ncache_policy = \"home\"",
+            "path_pattern = \"/\"\norigin = \"alien-cards-s3\"\ncache_policy = \"home\"\norigin_request_policy = \"api\"",
+            1,
+        );
+    assert_ne!(config, shipped);
+    let config_file = dir.join("distribution.toml");
+    std::fs::write(&config_file, config).unwrap();
+    let output = alien_edge(&[
+        "serve".as_ref(),
+        "--port".as_ref(),
+        "0".as_ref(),
+        "--config".as_ref(),
+        config_file.as_os_str(),
+        "--store".as_ref(),
+        dir.join("cards.json").as_os_str(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("behavior `/`: the origin-request function `alien-cards-origin-request` reads cookie liked")
+            && stderr.contains("cache key"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

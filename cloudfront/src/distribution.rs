@@ -169,13 +169,23 @@ pub fn site_file(base_dir: &std::path::Path, site: &str) -> std::path::PathBuf {
     base_dir.join(site)
 }
 
+/// The sites a config's functions run, and what the check of their reads against the
+/// behaviors' policies warns about.
+pub struct LoadedSites {
+    pub sites: Sites,
+    pub warnings: Vec<String>,
+}
+
 /// Loads every site declaration the config's functions name (each once), with the blocks of
-/// `registry`. A declaration with a mistake is refused with its `file:line`.
+/// `registry`, and checks what their origin functions read against each behavior's policies.
+/// A declaration with a mistake is refused with its `file:line`; a function that would cache one
+/// visitor's answer for others is refused; a read no policy gives is a warning.
 pub fn load_sites(
     config: &DistributionConfig,
-    base_dir: &std::path::Path,
+    config_path: &std::path::Path,
     registry: &edge_functions::site::Registry,
-) -> Result<Sites, String> {
+) -> Result<LoadedSites, String> {
+    let base_dir = config_path.parent().unwrap_or(std::path::Path::new("."));
     let mut sites = Sites::new();
     for function in config.functions.iter().map(|f| f.get_ref()) {
         if sites.contains_key(&function.site) {
@@ -186,7 +196,39 @@ pub fn load_sites(
             edge_functions::site::load_file(&path, registry, None).map_err(|e| e.to_string())?;
         sites.insert(function.site.clone(), Arc::new(site.functions));
     }
-    Ok(sites)
+    let (refused, warned): (Vec<crate::policy_check::ReadProblem>, Vec<_>) =
+        crate::policy_check::check(config, &sites)
+            .into_iter()
+            .partition(|p| p.kind == crate::policy_check::ProblemKind::NotInCacheKey);
+    let say = |p: &crate::policy_check::ReadProblem| format!("{}: {p}", config_path.display());
+    if !refused.is_empty() {
+        return Err(refused.iter().map(say).collect::<Vec<_>>().join("\n"));
+    }
+    // One warning per read, naming every behavior it concerns.
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    for problem in &warned {
+        let read = format!(
+            "the {} function `{}` reads {}",
+            problem.trigger, problem.function, problem.what
+        );
+        match grouped.iter_mut().find(|(r, _)| *r == read) {
+            Some((_, behaviors)) => behaviors.push(problem.behavior.clone()),
+            None => grouped.push((read, vec![problem.behavior.clone()])),
+        }
+    }
+    let warnings = grouped
+        .into_iter()
+        .map(|(read, behaviors)| {
+            format!(
+                "{}: {read}, which the policies of behavior{} {} do not give it: it cannot act on \
+                 it there (add it to a policy if it should)",
+                config_path.display(),
+                if behaviors.len() == 1 { "" } else { "s" },
+                behaviors.join(", ")
+            )
+        })
+        .collect();
+    Ok(LoadedSites { sites, warnings })
 }
 
 impl Distribution {

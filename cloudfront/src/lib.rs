@@ -3,6 +3,7 @@ pub mod config;
 pub mod distribution;
 pub mod origin;
 pub mod pattern;
+pub mod policy_check;
 pub mod server;
 pub mod template;
 pub mod viewer;

@@ -124,6 +124,20 @@ impl HeaderNames {
             HeaderNames::Only(names) => names.contains(name),
         }
     }
+
+    /// Adds a name as it is (cookie names and query parameters are case-sensitive).
+    pub fn add_exact(&mut self, name: &str) {
+        if let HeaderNames::Only(names) = self {
+            names.insert(name.to_owned());
+        }
+    }
+
+    fn merge(&mut self, other: HeaderNames) {
+        match other {
+            HeaderNames::All => *self = HeaderNames::All,
+            HeaderNames::Only(names) => names.iter().for_each(|n| self.add_exact(n)),
+        }
+    }
 }
 
 /// What a function reads of an event's headers. A host that copies headers out of the event (the
@@ -133,6 +147,11 @@ impl HeaderNames {
 pub struct HeaderReads {
     pub request: HeaderNames,
     pub response: HeaderNames,
+    /// The request's cookies the step reads, by name (the distribution check compares them with
+    /// the cookies the behavior's policies give origin functions).
+    pub cookies: HeaderNames,
+    /// The query parameters it reads, by name.
+    pub query: HeaderNames,
 }
 
 impl HeaderReads {
@@ -141,6 +160,8 @@ impl HeaderReads {
         HeaderReads {
             request: HeaderNames::All,
             response: HeaderNames::All,
+            cookies: HeaderNames::All,
+            query: HeaderNames::All,
         }
     }
 
@@ -151,6 +172,31 @@ impl HeaderReads {
     pub fn response(&mut self, name: &str) {
         self.response.add(name);
     }
+
+    /// A cookie of the request (which reads its `cookie` header).
+    pub fn cookie(&mut self, name: &str) {
+        self.request.add("cookie");
+        self.cookies.add_exact(name);
+    }
+
+    /// A query parameter of the request.
+    pub fn query(&mut self, name: &str) {
+        self.query.add_exact(name);
+    }
+}
+
+/// Where an origin step acts: the request paths it may change or answer. The distribution check
+/// asks it only of the behaviors whose path pattern can reach those paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paths {
+    Any,
+    Only(Vec<PathSpec>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSpec {
+    Exact(String),
+    Prefix(String),
 }
 
 /// A viewer-request customization.
@@ -178,6 +224,11 @@ pub trait OriginRequestStep: Send + Sync {
     /// The headers the step reads (all, unless it says).
     fn header_reads(&self, reads: &mut HeaderReads) {
         *reads = HeaderReads::all();
+    }
+
+    /// The paths it acts on (any, unless it says).
+    fn paths(&self) -> Paths {
+        Paths::Any
     }
 }
 
@@ -209,6 +260,11 @@ pub trait OriginResponseStep: Send + Sync {
     /// another status than the origin's (yes, unless it says otherwise).
     fn sets_status(&self) -> bool {
         true
+    }
+
+    /// The paths it acts on (any, unless it says).
+    fn paths(&self) -> Paths {
+        Paths::Any
     }
 }
 
@@ -388,6 +444,31 @@ impl EdgeFunctions {
         )
     }
 
+    /// What each step of an origin trigger's function reads, with the paths it acts on (nothing
+    /// for viewer triggers: CloudFront gives them the whole viewer request).
+    pub fn origin_step_reads(&self, trigger: EventType) -> Vec<(Paths, HeaderReads)> {
+        let read = |paths: Paths, f: &dyn Fn(&mut HeaderReads)| {
+            let mut reads = HeaderReads::default();
+            f(&mut reads);
+            (paths, reads)
+        };
+        match trigger {
+            EventType::OriginRequest => self
+                .origin_request
+                .iter()
+                .flat_map(|f| &f.steps)
+                .map(|s| read(s.paths(), &|r| s.header_reads(r)))
+                .collect(),
+            EventType::OriginResponse => self
+                .origin_response
+                .iter()
+                .flat_map(|f| &f.steps)
+                .map(|s| read(s.paths(), &|r| s.header_reads(r)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The data the trigger's function needs for this event.
     pub fn needs(&self, trigger: EventType, cf: &Cf) -> Needs {
         match trigger {
@@ -479,15 +560,10 @@ fn union<'a, S: ?Sized + 'a>(
     for step in steps {
         let mut one = HeaderReads::default();
         step_reads(step, &mut one);
-        for (into, from) in [
-            (&mut reads.request, one.request),
-            (&mut reads.response, one.response),
-        ] {
-            match from {
-                HeaderNames::All => *into = HeaderNames::All,
-                HeaderNames::Only(names) => names.iter().for_each(|n| into.add(n)),
-            }
-        }
+        reads.request.merge(one.request);
+        reads.response.merge(one.response);
+        reads.cookies.merge(one.cookies);
+        reads.query.merge(one.query);
     }
     reads
 }

@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Supplied;
 use crate::event::{Origin, Request};
-use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
+use crate::function::{
+    Flow, FunctionError, HeaderReads, OriginRequestStep, PathSpec, Paths, RequestEdit,
+};
 
 /// Rewrites `prefix…` to `device_prefix…` when a `CloudFront-Is-<Device>-Viewer` header listed in
 /// `devices` is `true`. The cache policy must put those headers in the cache key, or one device
@@ -49,6 +51,10 @@ impl OriginRequestStep for DeviceAssets {
         for device in &self.devices {
             reads.request(&format!("cloudfront-is-{device}-viewer"));
         }
+    }
+
+    fn paths(&self) -> Paths {
+        Paths::Only(vec![PathSpec::Prefix(self.prefix.clone())])
     }
 }
 

@@ -69,8 +69,11 @@ impl OriginResponseStep for FriendlyErrors {
         Ok(())
     }
 
+    /// The page's layout shows the experiment variant; the origin headers it replaces.
     fn header_reads(&self, reads: &mut HeaderReads) {
-        self.site.header_reads(reads);
+        if let Some(header) = &self.site.variant_header {
+            reads.request(header);
+        }
         DESCRIBE_THE_BODY
             .iter()
             .for_each(|name| reads.response(name));

@@ -9,7 +9,9 @@ use crate::blocks::pages::CardSite;
 use crate::blocks::render::json_response;
 use crate::data::{Answer, Needs, Query, Supplied, is_valid_card_id};
 use crate::event::{Origin, Request};
-use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
+use crate::function::{
+    Flow, FunctionError, HeaderReads, OriginRequestStep, PathSpec, Paths, RequestEdit,
+};
 
 /// Answers `path` itself: 200 with the card's new state, 405 for another method, 400 for a
 /// missing or malformed id, 404 for an unknown card (nothing is created), 503 if the store fails.
@@ -100,8 +102,14 @@ impl OriginRequestStep for LikeApi {
         Ok(Flow::Respond(response))
     }
 
+    /// The liked cookie (to add the card to it) and the `id` parameter.
     fn header_reads(&self, reads: &mut HeaderReads) {
-        self.site.header_reads(reads);
+        reads.cookie(&self.site.liked_cookie);
+        reads.query("id");
+    }
+
+    fn paths(&self) -> Paths {
+        Paths::Only(vec![PathSpec::Exact(self.path.clone())])
     }
 }
 

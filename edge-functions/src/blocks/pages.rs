@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::blocks::render::{fallback_error_page, html_response, render};
 use crate::data::{Answer, Card, DataError, Needs, Query, Supplied, is_valid_card_id};
 use crate::event::{Origin, Request, Response};
-use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
+use crate::function::{
+    Flow, FunctionError, HeaderReads, OriginRequestStep, PathSpec, Paths, RequestEdit,
+};
 
 /// A greeting for visitors from one country.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,7 +157,7 @@ impl CardSite {
             reads.request(header);
         }
         reads.request("cloudfront-viewer-country");
-        reads.request("cookie");
+        reads.cookie(&self.liked_cookie);
     }
 
     /// The templates an error page needs; every page step asks for them too.
@@ -293,6 +295,10 @@ impl OriginRequestStep for HomePage {
     fn header_reads(&self, reads: &mut HeaderReads) {
         self.site.header_reads(reads);
     }
+
+    fn paths(&self) -> Paths {
+        Paths::Only(self.paths.iter().cloned().map(PathSpec::Exact).collect())
+    }
 }
 
 /// A page per card at `<card_prefix><id>`; an unknown id gets the friendly 404 page.
@@ -378,6 +384,10 @@ impl OriginRequestStep for CardPage {
 
     fn header_reads(&self, reads: &mut HeaderReads) {
         self.site.header_reads(reads);
+    }
+
+    fn paths(&self) -> Paths {
+        Paths::Only(vec![PathSpec::Prefix(self.site.card_prefix.clone())])
     }
 }
 
