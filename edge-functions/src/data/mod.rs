@@ -225,10 +225,13 @@ pub struct EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Opens the store at `path`, creating it from `seed` if it does not exist yet.
+    /// Opens the store at `path`, creating it from `seed` if it does not exist yet. A site
+    /// with no seed file (one that reads no data) gets an empty store, written on first change.
     pub fn open(path: &Path, seed: &Path) -> Result<EmbeddedStore, String> {
         let cards = if path.exists() {
             read_cards_file(path)?
+        } else if !seed.exists() {
+            Vec::new()
         } else {
             let cards = read_cards_file(seed)?;
             write_cards_file(path, &cards)?;
@@ -244,6 +247,8 @@ impl EmbeddedStore {
     pub fn snapshot(path: &Path, seed: &Path) -> Result<Vec<Card>, String> {
         if path.exists() {
             read_cards_file(path)
+        } else if !seed.exists() {
+            Ok(Vec::new())
         } else {
             read_cards_file(seed)
         }
