@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::hash::Hasher;
+
+use crate::blocks::Fnv1a;
 use crate::event::{Headers, Request};
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep, ViewerResponseStep};
 
@@ -53,7 +56,7 @@ impl Experiment {
         hash.write(request.client_ip.as_bytes());
         hash.write(b"\0");
         hash.write(request.headers.get("user-agent").unwrap_or("").as_bytes());
-        let mut point = hash.0 % total;
+        let mut point = hash.finish() % total;
         self.variants.iter().find(|v| {
             let weight = u64::from(v.weight);
             if point < weight {
@@ -141,24 +144,6 @@ secure_cookie = true"#;
             viewer_response: Some(block),
             ..Default::default()
         })
-    }
-}
-
-/// FNV-1a: small, fast and stable across builds and platforms, which is all assignment needs.
-struct Fnv1a(u64);
-
-impl Default for Fnv1a {
-    fn default() -> Self {
-        Fnv1a(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv1a {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
     }
 }
 

@@ -43,6 +43,31 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: u64, secure: bool) -> S
     out
 }
 
+/// FNV-1a: small, fast and stable across builds and platforms. Experiment assignment needs the
+/// stability; the redirect table a hash that costs little on short paths (its keys come from the
+/// declaration, so a visitor cannot fill a bucket).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv1a {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 pub use cache_control::DefaultCacheControl;
 pub use device_assets::DeviceAssets;
 #[cfg(feature = "pages")]

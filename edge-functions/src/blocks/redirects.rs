@@ -60,7 +60,7 @@ fn default_permanent_max_age() -> u64 {
 /// The rules, ready to match.
 #[derive(Debug, Clone, Default)]
 struct Compiled {
-    exact: HashMap<String, Target>,
+    exact: HashMap<String, Target, std::hash::BuildHasherDefault<crate::blocks::Fnv1a>>,
     ordered: Vec<(Matcher, Target)>,
 }
 
@@ -142,7 +142,9 @@ impl Redirects {
 
     /// Where `uri` redirects to, and with which status.
     fn target(&self, uri: &str) -> Option<(String, u16)> {
-        if let Some(t) = self.compiled.exact.get(uri) {
+        if !self.compiled.exact.is_empty()
+            && let Some(t) = self.compiled.exact.get(uri)
+        {
             return Some((t.to.clone(), t.status));
         }
         for (matcher, target) in &self.compiled.ordered {
