@@ -5,7 +5,7 @@
 # Needs wrk and nginx (Debian: apt-get install wrk nginx-light). Run: benches/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin alien-edge
+cargo build --release --quiet --bin edgekit
 work="$(mktemp -d)"
 cleanup() {
   kill "${serve_pid:-}" 2>/dev/null || true
@@ -15,7 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-./target/release/alien-edge serve --port 0 --quiet --store "$work/cards.json" >"$work/serve.out" 2>&1 &
+./target/release/edgekit serve --port 0 --quiet --store "$work/cards.json" >"$work/serve.out" 2>&1 &
 serve_pid=$!
 for _ in $(seq 100); do grep -q 'served at' "$work/serve.out" && break; sleep 0.1; done
 url="$(sed -n 's/^Alien Cards is served at \(http[^ ]*\)\/$/\1/p' "$work/serve.out")"

@@ -26,7 +26,7 @@ const EXIT_BAD_INPUT: u8 = 2;
 pub struct InvokeArgs {
     /// The trigger: viewer-request, origin-request, origin-response or viewer-response.
     trigger: EventType,
-    /// The event JSON file (write one with `alien-edge event`).
+    /// The event JSON file (write one with `edgekit event`).
     #[arg(long, value_name = "FILE")]
     event: PathBuf,
     /// The site declaration whose function runs. Default: the one the distribution config's

@@ -1,10 +1,10 @@
-//! The `alien-edge` tool as a library: `main` runs it with a block registry, so that a team
+//! The `edgekit` tool as a library: `main` runs it with a block registry, so that a team
 //! with blocks of its own runs the same tool (serve, invoke, package, blocks, ...) with them:
 //!
 //! ```no_run
 //! use edge_functions::site::Registry;
 //! fn main() -> std::process::ExitCode {
-//!     alien_edge::main(Registry::builtin() /* .register::<MyBlock>() */)
+//!     edgekit::main(Registry::builtin() /* .register::<MyBlock>() */)
 //! }
 //! ```
 
@@ -36,7 +36,7 @@ pub(crate) fn registry() -> &'static Registry {
 
 #[derive(Parser)]
 #[command(
-    name = "alien-edge",
+    name = "edgekit",
     version,
     about = "Lambda@Edge content customization functions in Rust, with tools for fixture events",
     long_about = "Lambda@Edge content customization functions in Rust.\n\n\

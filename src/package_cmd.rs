@@ -18,10 +18,10 @@ const VIEWER_TARGET_BYTES: u64 = 300 * 1024;
 
 /// Build a Lambda@Edge zip for each function in the distribution config.
 ///
-/// Each zip holds `alien_edge.abi3.so` (the blocks as a CPython extension on the stable ABI,
+/// Each zip holds `edgekit.abi3.so` (the blocks as a CPython extension on the stable ABI,
 /// built with `maturin --zig --compatibility manylinux2014` so it loads on Amazon Linux; its
 /// exported functions are the handlers), `site.toml` (the function's site declaration, checked
-/// before anything is built), `alien_edge.json` (table and replicas per region: Lambda@Edge has
+/// before anything is built), `edgekit.json` (table and replicas per region: Lambda@Edge has
 /// no environment variables) and, for origin functions, the templates.
 /// Functions with table access get the DynamoDB client; viewer functions do not. Prints each
 /// zip's size against its quota and refuses one over it.
@@ -65,7 +65,7 @@ else:
         if len(so) != 1:
             sys.exit(f'expected one extension module in {wheel}, found {so}')
         module = w.read(so[0])
-entries = [('alien_edge.abi3.so', module, 0o755), ('alien_edge.json', pathlib.Path(config).read_bytes(), 0o644), ('site.toml', pathlib.Path(site).read_bytes(), 0o644)]
+entries = [('edgekit.abi3.so', module, 0o755), ('edgekit.json', pathlib.Path(config).read_bytes(), 0o644), ('site.toml', pathlib.Path(site).read_bytes(), 0o644)]
 if templates:
     for path in sorted(pathlib.Path(templates).iterdir()):
         if path.is_file():
@@ -511,7 +511,7 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     )
     .map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
     println!(
-        "handler: alien_edge.<trigger with underscores>, runtime {}, x86_64",
+        "handler: edgekit.<trigger with underscores>, runtime {}, x86_64",
         cloudfront::template::RUNTIME
     );
     if let Some(first) = functions.first().filter(|_| !args.no_bootstrap) {

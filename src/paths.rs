@@ -20,5 +20,5 @@ pub fn seed_file(origin_dir: &Path) -> PathBuf {
 
 /// The embedded store's file, where `serve` keeps likes.
 pub fn default_store_file() -> PathBuf {
-    PathBuf::from(".alien-edge").join("cards.json")
+    PathBuf::from(".edgekit").join("cards.json")
 }

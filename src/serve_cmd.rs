@@ -337,7 +337,7 @@ fn rebuild() -> bool {
         std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "--bin", "alien-edge"]);
+        .args(["build", "--bin", "edgekit"]);
     if release {
         cargo.arg("--release");
     }

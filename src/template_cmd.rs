@@ -43,7 +43,7 @@ pub fn template(args: TemplateArgs) -> ExitCode {
         },
         Err(_) => {
             eprintln!(
-                "warning: no {} (run `alien-edge package` first): the code keys default to \
+                "warning: no {} (run `edgekit package` first): the code keys default to \
                  <function>.zip, and a stack update will not publish new versions when only the \
                  code changed",
                 manifest.display()

@@ -2,12 +2,12 @@
 
 use std::process::{Command, Output};
 
-fn alien_edge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+fn edgekit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgekit"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("the alien-edge binary runs")
+        .expect("the edgekit binary runs")
 }
 
 fn stderr(output: &Output) -> String {
@@ -16,7 +16,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn events_for_every_trigger_are_accepted_by_invoke() {
-    let dir = std::env::temp_dir().join(format!("alien-edge-event-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("edgekit-event-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cases: &[&[&str]] = &[
         &[
@@ -62,7 +62,7 @@ fn events_for_every_trigger_are_accepted_by_invoke() {
         ],
     ];
     for (i, args) in cases.iter().enumerate() {
-        let output = alien_edge(&[&["event"], *args].concat());
+        let output = edgekit(&[&["event"], *args].concat());
         assert!(
             output.status.success(),
             "event {args:?}: {}",
@@ -71,7 +71,7 @@ fn events_for_every_trigger_are_accepted_by_invoke() {
         let file = dir.join(format!("{i}.json"));
         std::fs::write(&file, &output.stdout).unwrap();
         let store = dir.join("no-store.json");
-        let invoked = alien_edge(&[
+        let invoked = edgekit(&[
             "invoke",
             args[0],
             "--event",
@@ -132,7 +132,7 @@ fn what_cloudfront_never_sends_is_refused_with_a_reason() {
         ),
     ];
     for (args, reason) in refusals {
-        let output = alien_edge(&[&["event"], *args].concat());
+        let output = edgekit(&[&["event"], *args].concat());
         assert_eq!(
             output.status.code(),
             Some(2),
@@ -154,7 +154,7 @@ fn what_cloudfront_never_sends_is_refused_with_a_reason() {
 #[test]
 fn oversized_bodies_are_truncated_as_cloudfront_does() {
     let body = "a".repeat(41 * 1024);
-    let output = alien_edge(&[
+    let output = edgekit(&[
         "event",
         "viewer-request",
         "--uri",
@@ -179,7 +179,7 @@ fn oversized_bodies_are_truncated_as_cloudfront_does() {
 
 #[test]
 fn malformed_events_get_one_line_and_exit_code_2() {
-    let dir = std::env::temp_dir().join(format!("alien-edge-bad-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("edgekit-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (name, text, needle) in [
         ("empty", "", "not valid JSON"),
@@ -193,7 +193,7 @@ fn malformed_events_get_one_line_and_exit_code_2() {
     ] {
         let file = dir.join(format!("{name}.json"));
         std::fs::write(&file, text).unwrap();
-        let output = alien_edge(&[
+        let output = edgekit(&[
             "invoke",
             "viewer-request",
             "--event",
@@ -204,7 +204,7 @@ fn malformed_events_get_one_line_and_exit_code_2() {
         assert!(message.contains(needle), "{name}: {message}");
         assert_eq!(message.lines().count(), 1, "{name}: {message}");
     }
-    let missing = alien_edge(&[
+    let missing = edgekit(&[
         "invoke",
         "viewer-request",
         "--event",

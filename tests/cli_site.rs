@@ -4,16 +4,16 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn alien_edge(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+fn edgekit(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgekit"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("the alien-edge binary runs")
+        .expect("the edgekit binary runs")
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alien-edge-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("edgekit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -21,7 +21,7 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn the_block_reference_lists_every_block_with_settings_and_example() {
-    let output = alien_edge(&["blocks".as_ref()]);
+    let output = edgekit(&["blocks".as_ref()]);
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     for name in [
@@ -48,12 +48,12 @@ fn the_block_reference_lists_every_block_with_settings_and_example() {
     }
     assert!(text.contains("  settings: rules, status, keep_query, permanent_max_age_secs\n"));
 
-    let one = alien_edge(&["blocks".as_ref(), "redirects".as_ref()]);
+    let one = edgekit(&["blocks".as_ref(), "redirects".as_ref()]);
     assert!(one.status.success());
     assert!(
         String::from_utf8_lossy(&one.stdout).starts_with("redirects\n  runs on: viewer-request\n")
     );
-    let unknown = alien_edge(&["blocks".as_ref(), "redirect".as_ref()]);
+    let unknown = edgekit(&["blocks".as_ref(), "redirect".as_ref()]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no block `redirect`"));
 }
@@ -86,7 +86,7 @@ fn invoke_runs_any_declaration_and_refuses_a_broken_one_with_its_line() {
     let site = dir.join("docs.site.toml");
     std::fs::write(&site, DOCS_SITE).unwrap();
     let event = dir.join("event.json");
-    let made = alien_edge(&[
+    let made = edgekit(&[
         "event".as_ref(),
         "viewer-request".as_ref(),
         "--uri".as_ref(),
@@ -99,7 +99,7 @@ fn invoke_runs_any_declaration_and_refuses_a_broken_one_with_its_line() {
     );
     std::fs::write(&event, &made.stdout).unwrap();
     let invoke = |site: &std::path::Path| {
-        alien_edge(&[
+        edgekit(&[
             "invoke".as_ref(),
             "viewer-request".as_ref(),
             "--site".as_ref(),
@@ -164,7 +164,7 @@ fn a_read_outside_the_cache_key_is_refused() {
     assert_ne!(config, shipped);
     let config_file = dir.join("distribution.toml");
     std::fs::write(&config_file, config).unwrap();
-    let output = alien_edge(&[
+    let output = edgekit(&[
         "serve".as_ref(),
         "--port".as_ref(),
         "0".as_ref(),

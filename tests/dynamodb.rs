@@ -1,6 +1,6 @@
 //! The DynamoDB store against a real DynamoDB-compatible server (moto).
 //!
-//! `scripts/test` installs moto, starts one server and sets `ALIEN_EDGE_DYNAMODB` to its URL and
+//! `scripts/test` installs moto, starts one server and sets `EDGEKIT_DYNAMODB` to its URL and
 //! `MOTO_SERVER` to the program, which the failover tests start twice more as two "regions".
 //! Without them these tests say loudly that they were skipped.
 #![cfg(feature = "dynamodb")]
@@ -19,11 +19,11 @@ use edge_functions::event::{Cf, Config, FunctionResult, Request, Response};
 use edge_functions::runner;
 
 fn endpoint() -> Option<String> {
-    match std::env::var("ALIEN_EDGE_DYNAMODB") {
+    match std::env::var("EDGEKIT_DYNAMODB") {
         Ok(url) => Some(url),
         Err(_) => {
             eprintln!(
-                "SKIPPED: ALIEN_EDGE_DYNAMODB is not set (scripts/test starts a moto server and sets it)"
+                "SKIPPED: EDGEKIT_DYNAMODB is not set (scripts/test starts a moto server and sets it)"
             );
             None
         }

@@ -2,10 +2,10 @@
 //! stdout, stderr and exit code compared with `<case>.expected`.
 //!
 //! Layout:
-//! - `tests/fixtures/<trigger>/<case>.json`: `alien-edge invoke <trigger> --event <case>.json`,
+//! - `tests/fixtures/<trigger>/<case>.json`: `edgekit invoke <trigger> --event <case>.json`,
 //!   with `--data <case>.data.json` when that file exists;
 //! - `tests/fixtures/validate/<trigger>/<case>.event.json` + `<case>.result.json`:
-//!   `alien-edge validate <trigger> --event … --result …`.
+//!   `edgekit validate <trigger> --event … --result …`.
 //!
 //! On a mismatch the test prints a unified diff. `BLESS=1 cargo test --test golden` rewrites the
 //! expected files from what the tool now prints; review the diff before committing.
@@ -53,7 +53,7 @@ fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     // An embedded store that does not exist: `invoke` then reads the seed data, so the golden
     // output never depends on likes a developer clicked locally.
-    let store = std::env::temp_dir().join("alien-edge-golden-no-store.json");
+    let store = std::env::temp_dir().join("edgekit-golden-no-store.json");
     for trigger in TRIGGERS {
         for event in json_files(&fixtures().join(trigger)) {
             let file = event.file_name().unwrap().to_string_lossy().into_owned();
@@ -109,10 +109,10 @@ fn cases() -> Vec<Case> {
 
 /// What the command printed, with the checkout's path replaced so the files are portable.
 fn run(case: &Case) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+    let output = Command::new(env!("CARGO_BIN_EXE_edgekit"))
         .args(&case.args)
         .output()
-        .expect("the alien-edge binary runs");
+        .expect("the edgekit binary runs");
     let root = root().display().to_string();
     let tmp = std::env::temp_dir().display().to_string();
     let clean = |bytes: &[u8]| {

@@ -2,7 +2,7 @@
 //! Lambda Runtime API gives, on every data-free fixture, exactly what `invoke` gives; a bad
 //! event is reported to the Runtime API as an invocation error.
 //!
-//! `scripts/test` builds the binary and names it in `ALIEN_EDGE_BOOTSTRAP`; without it this test
+//! `scripts/test` builds the binary and names it in `EDGEKIT_BOOTSTRAP`; without it this test
 //! says loudly that it was skipped.
 
 mod fixture_index;
@@ -137,9 +137,9 @@ fn run_bootstrap(
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/alien-cards")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("AWS_REGION", "us-east-1")
-        .env("ALIEN_EDGE_TEMPLATES", root().join("origin-site/templates"))
+        .env("EDGEKIT_TEMPLATES", root().join("origin-site/templates"))
         .env(
-            "ALIEN_EDGE_SITE",
+            "EDGEKIT_SITE",
             root().join("cloudfront/alien-cards.site.toml"),
         )
         .envs(env.iter().copied())
@@ -161,9 +161,9 @@ fn run_bootstrap(
 
 #[test]
 fn the_lambda_runtime_binary_gives_what_invoke_gives() {
-    let Ok(bootstrap) = std::env::var("ALIEN_EDGE_BOOTSTRAP") else {
+    let Ok(bootstrap) = std::env::var("EDGEKIT_BOOTSTRAP") else {
         eprintln!(
-            "SKIPPED: ALIEN_EDGE_BOOTSTRAP is not set (scripts/test builds the binary and sets it)"
+            "SKIPPED: EDGEKIT_BOOTSTRAP is not set (scripts/test builds the binary and sets it)"
         );
         return;
     };
@@ -218,11 +218,11 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
 #[test]
 fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
     let (Ok(bootstrap), Ok(endpoint)) = (
-        std::env::var("ALIEN_EDGE_BOOTSTRAP"),
-        std::env::var("ALIEN_EDGE_DYNAMODB"),
+        std::env::var("EDGEKIT_BOOTSTRAP"),
+        std::env::var("EDGEKIT_DYNAMODB"),
     ) else {
         eprintln!(
-            "SKIPPED: ALIEN_EDGE_BOOTSTRAP or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
+            "SKIPPED: EDGEKIT_BOOTSTRAP or EDGEKIT_DYNAMODB is not set (scripts/test sets both)"
         );
         return;
     };
@@ -235,8 +235,8 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
             trigger,
             vec![std::fs::read(&case.file).unwrap()],
             &[
-                ("ALIEN_EDGE_TABLE", &table),
-                ("ALIEN_EDGE_DYNAMODB_ENDPOINT", &endpoint),
+                ("EDGEKIT_TABLE", &table),
+                ("EDGEKIT_DYNAMODB_ENDPOINT", &endpoint),
             ],
         );
         match &outcome[..] {
@@ -261,27 +261,27 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
 #[test]
 fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
     let (Ok(ric), Ok(module), Ok(viewer)) = (
-        std::env::var("ALIEN_EDGE_RIC_PYTHON"),
-        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
-        std::env::var("ALIEN_EDGE_PYTHON_VIEWER_MODULE"),
+        std::env::var("EDGEKIT_RIC_PYTHON"),
+        std::env::var("EDGEKIT_PYTHON_MODULE"),
+        std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE"),
     ) else {
         eprintln!(
-            "SKIPPED: ALIEN_EDGE_RIC_PYTHON or the module variables are not set (scripts/test sets them)"
+            "SKIPPED: EDGEKIT_RIC_PYTHON or the module variables are not set (scripts/test sets them)"
         );
         return;
     };
-    let dir = std::env::temp_dir().join(format!("alien-edge-ric-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("edgekit-ric-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let tool = |args: &[&std::ffi::OsStr]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_edgekit"))
             .args(args)
             .current_dir(root())
             .output()
             .unwrap();
         assert!(
             output.status.success(),
-            "alien-edge {args:?}: {}",
+            "edgekit {args:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     };
@@ -356,7 +356,7 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
             .env("LAMBDA_TASK_ROOT", &task_root)
             .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
             .env("AWS_REGION", "us-east-1")
-            .env_remove("ALIEN_EDGE_CONFIG")
+            .env_remove("EDGEKIT_CONFIG")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -1,8 +1,8 @@
 //! Parity: every fixture event, run through the extension module exactly as the Lambda Python
 //! runtime calls a handler (event dict in, result dict out), gives what `invoke` gives.
 //!
-//! `scripts/test` builds the module twice and names the builds: `ALIEN_EDGE_PYTHON_MODULE` (the
-//! origin-request build, every route) and `ALIEN_EDGE_PYTHON_VIEWER_MODULE` (the viewer package's
+//! `scripts/test` builds the module twice and names the builds: `EDGEKIT_PYTHON_MODULE` (the
+//! origin-request build, every route) and `EDGEKIT_PYTHON_VIEWER_MODULE` (the viewer package's
 //! build, in-place only); without them these tests say loudly that they were skipped.
 
 mod fixture_index;
@@ -12,13 +12,13 @@ use std::process::Command;
 
 const SCRIPT: &str = r#"
 import json, sys, importlib.util, pathlib
-spec = importlib.util.spec_from_file_location("alien_edge", sys.argv[1])
-alien_edge = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(alien_edge)
+spec = importlib.util.spec_from_file_location("edgekit", sys.argv[1])
+edgekit = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(edgekit)
 out = {}
 for line in sys.stdin:
     trigger, path = line.rstrip("\n").split("\t")
-    handler = getattr(alien_edge, trigger.replace("-", "_"))
+    handler = getattr(edgekit, trigger.replace("-", "_"))
     try:
         event = json.loads(pathlib.Path(path).read_text())
     except ValueError:
@@ -44,9 +44,9 @@ fn site_file() -> PathBuf {
 
 #[test]
 fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
-    let Ok(module) = std::env::var("ALIEN_EDGE_PYTHON_MODULE") else {
+    let Ok(module) = std::env::var("EDGEKIT_PYTHON_MODULE") else {
         eprintln!(
-            "SKIPPED: ALIEN_EDGE_PYTHON_MODULE is not set (scripts/test builds the module and sets it)"
+            "SKIPPED: EDGEKIT_PYTHON_MODULE is not set (scripts/test builds the module and sets it)"
         );
         return;
     };
@@ -60,9 +60,9 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
 /// path and still give what `invoke` gives, and an origin-request event gets a clear error.
 #[test]
 fn the_viewer_package_gives_what_invoke_gives_on_every_viewer_fixture() {
-    let Ok(module) = std::env::var("ALIEN_EDGE_PYTHON_VIEWER_MODULE") else {
+    let Ok(module) = std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE") else {
         eprintln!(
-            "SKIPPED: ALIEN_EDGE_PYTHON_VIEWER_MODULE is not set (scripts/test builds the viewer module and sets it)"
+            "SKIPPED: EDGEKIT_PYTHON_VIEWER_MODULE is not set (scripts/test builds the viewer module and sets it)"
         );
         return;
     };
@@ -76,7 +76,7 @@ fn the_viewer_package_gives_what_invoke_gives_on_every_viewer_fixture() {
     let out = python_with_config(
         &module,
         serde_json::json!({"site": site_file(), "table": "alien-cards"}),
-        "try:\n    alien_edge.origin_request(event('origin-request/css-desktop'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n",
+        "try:\n    edgekit.origin_request(event('origin-request/css-desktop'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n",
     );
     let message = out.as_str().unwrap();
     assert!(
@@ -89,11 +89,11 @@ fn the_viewer_package_gives_what_invoke_gives_on_every_viewer_fixture() {
 /// as a RuntimeError (Lambda reports it; CloudFront answers 503), never a crash.
 #[test]
 fn a_bad_package_config_is_refused_clearly() {
-    let Ok(module) = std::env::var("ALIEN_EDGE_PYTHON_VIEWER_MODULE") else {
-        eprintln!("SKIPPED: ALIEN_EDGE_PYTHON_VIEWER_MODULE is not set");
+    let Ok(module) = std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE") else {
+        eprintln!("SKIPPED: EDGEKIT_PYTHON_VIEWER_MODULE is not set");
         return;
     };
-    let script = "try:\n    alien_edge.viewer_request(event('viewer-request/pretty-url'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n";
+    let script = "try:\n    edgekit.viewer_request(event('viewer-request/pretty-url'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n";
     for (config, wanted) in [
         (
             serde_json::json!({"site": site_file(), "table": "t", "tabel": "t"}),
@@ -115,7 +115,7 @@ fn a_bad_package_config_is_refused_clearly() {
         let out = python_with_config(&module, config, script);
         let message = out.as_str().unwrap();
         assert!(
-            message.contains("alien_edge is not configured") && message.contains(wanted),
+            message.contains("edgekit is not configured") && message.contains(wanted),
             "{message}"
         );
     }
@@ -126,10 +126,10 @@ fn a_bad_package_config_is_refused_clearly() {
 /// many were compared.
 fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> usize {
     // The module reads its config beside itself; here, one pointing at the origin's templates.
-    let scratch = Scratch::new("alien-edge-python");
+    let scratch = Scratch::new("edgekit-python");
     let dir = &scratch.0;
     let so = link_module(module, dir);
-    let config = dir.join("alien_edge.json");
+    let config = dir.join("edgekit.json");
     std::fs::write(
         &config,
         serde_json::json!({
@@ -148,7 +148,7 @@ fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> u
     let mut child = Command::new("python3")
         .args(["-c", SCRIPT])
         .arg(&so)
-        .env("ALIEN_EDGE_CONFIG", &config)
+        .env("EDGEKIT_CONFIG", &config)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -195,18 +195,18 @@ fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> u
 
 /// Runs `script` in Python with the module loaded from a directory holding `config`.
 fn python_with_config(module: &str, config: serde_json::Value, script: &str) -> serde_json::Value {
-    let scratch = Scratch::new("alien-edge-python-db");
+    let scratch = Scratch::new("edgekit-python-db");
     let dir = &scratch.0;
     link_module(module, dir);
-    std::fs::write(dir.join("alien_edge.json"), config.to_string()).unwrap();
+    std::fs::write(dir.join("edgekit.json"), config.to_string()).unwrap();
     let prelude = format!(
-        "import json, sys, time, importlib.util\nspec = importlib.util.spec_from_file_location('alien_edge', {:?})\nalien_edge = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(alien_edge)\nF = {:?}\ndef event(name):\n    return json.load(open(F + '/' + name + '.json'))\n",
-        dir.join("alien_edge.abi3.so").display().to_string(),
+        "import json, sys, time, importlib.util\nspec = importlib.util.spec_from_file_location('edgekit', {:?})\nedgekit = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(edgekit)\nF = {:?}\ndef event(name):\n    return json.load(open(F + '/' + name + '.json'))\n",
+        dir.join("edgekit.abi3.so").display().to_string(),
         root().join("tests/fixtures").display().to_string(),
     );
     let output = Command::new("python3")
         .args(["-c", &(prelude + script)])
-        .env("ALIEN_EDGE_CONFIG", dir.join("alien_edge.json"))
+        .env("EDGEKIT_CONFIG", dir.join("edgekit.json"))
         .env("AWS_REGION", "us-east-1")
         .output()
         .unwrap();
@@ -243,7 +243,7 @@ impl Drop for Scratch {
 /// Puts the module in `dir` under the name Lambda's runtime imports, as a link: a debug build is
 /// large, and every test would copy it.
 fn link_module(module: &str, dir: &Path) -> PathBuf {
-    let so = dir.join("alien_edge.abi3.so");
+    let so = dir.join("edgekit.abi3.so");
     let module = std::fs::canonicalize(module).expect("the module exists");
     std::os::unix::fs::symlink(module, &so).unwrap();
     so
@@ -253,13 +253,13 @@ fn link_module(module: &str, dir: &Path) -> PathBuf {
 /// so) when either is missing.
 fn module_and_dynamodb() -> Option<(String, String)> {
     match (
-        std::env::var("ALIEN_EDGE_PYTHON_MODULE"),
-        std::env::var("ALIEN_EDGE_DYNAMODB"),
+        std::env::var("EDGEKIT_PYTHON_MODULE"),
+        std::env::var("EDGEKIT_DYNAMODB"),
     ) {
         (Ok(module), Ok(endpoint)) => Some((module, endpoint)),
         _ => {
             eprintln!(
-                "SKIPPED: ALIEN_EDGE_PYTHON_MODULE or ALIEN_EDGE_DYNAMODB is not set (scripts/test sets both)"
+                "SKIPPED: EDGEKIT_PYTHON_MODULE or EDGEKIT_DYNAMODB is not set (scripts/test sets both)"
             );
             None
         }
@@ -292,11 +292,11 @@ fn the_python_host_reads_and_likes_through_dynamodb() {
         &module,
         config(&endpoint),
         r#"
-home = alien_edge.origin_request(event('origin-request/home'), None)
-card = alien_edge.origin_request(event('origin-request/card-unknown-id'), None)
-like = alien_edge.origin_request(event('origin-request/like'), None)
-again = alien_edge.origin_request(event('origin-request/like'), None)
-unknown = alien_edge.origin_request(event('origin-request/like-unknown-id'), None)
+home = edgekit.origin_request(event('origin-request/home'), None)
+card = edgekit.origin_request(event('origin-request/card-unknown-id'), None)
+like = edgekit.origin_request(event('origin-request/like'), None)
+again = edgekit.origin_request(event('origin-request/like'), None)
+unknown = edgekit.origin_request(event('origin-request/like-unknown-id'), None)
 print(json.dumps({'home': home['status'], 'tiles': home['body'].count('class="tile-title"'),
                   'card': card['status'], 'like': like['status'], 'likes': json.loads(again['body'])['likes'],
                   'unknown': unknown['status']}))
@@ -317,7 +317,7 @@ print(json.dumps({'home': home['status'], 'tiles': home['body'].count('class="ti
         config(&format!("http://127.0.0.1:{closed}")),
         r#"
 start = time.perf_counter()
-home = alien_edge.origin_request(event('origin-request/home'), None)
+home = edgekit.origin_request(event('origin-request/home'), None)
 print(json.dumps({'status': home['status'], 'ms': (time.perf_counter() - start) * 1000,
                   'leaks': '127.0.0.1' in home['body'] or 'python-' in home['body']}))
 "#,
@@ -353,7 +353,7 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
                 "templates": root().join("origin-site/templates"),
             }),
             &format!(
-                "print(json.dumps(alien_edge.{}(event({:?}), None)))",
+                "print(json.dumps(edgekit.{}(event({:?}), None)))",
                 trigger.replace('-', "_"),
                 format!("{trigger}/{}", case.name())
             ),
@@ -444,7 +444,7 @@ fn the_python_host_fails_over_when_dynamodb_throttles() {
 out = {}
 for name in ['home', 'card', 'like']:
     start = time.perf_counter()
-    result = alien_edge.origin_request(event('origin-request/' + name), None)
+    result = edgekit.origin_request(event('origin-request/' + name), None)
     out[name] = {'status': result['status'], 'ms': (time.perf_counter() - start) * 1000,
                  'retry': result['headers'].get('retry-after', [{}])[0].get('value'),
                  'leaks': any(s in result.get('body', '') for s in ('throttled-', '127.0.0.1', 'Throughput'))}

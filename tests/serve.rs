@@ -490,10 +490,10 @@ async fn mobile_and_desktop_viewers_never_get_each_others_css() {
 async fn two_countries_never_get_each_others_greeting() {
     let site = TestSite::alien_cards(&shipped_config(), memory_store()).await;
     for _ in 0..2 {
-        let fr = site.get_with("/", &[("x-alien-edge-country", "FR")]).await;
+        let fr = site.get_with("/", &[("x-edgekit-country", "FR")]).await;
         assert!(fr.text().contains("Bonjour"), "{}", fr.x_cache());
         assert_eq!(fr.header("content-language"), Some("fr"));
-        let jp = site.get_with("/", &[("x-alien-edge-country", "JP")]).await;
+        let jp = site.get_with("/", &[("x-edgekit-country", "JP")]).await;
         assert!(jp.text().contains("日本からようこそ"));
         assert!(!jp.text().contains("Bonjour"));
     }

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_alien-edge"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_edgekit"));
     command.current_dir(env!("CARGO_MANIFEST_DIR"));
     command
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alien-edge-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("edgekit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -185,8 +185,7 @@ fn cfn_lint_finds_no_error() {
         eprintln!("SKIPPED: CFN_LINT is not set (scripts/test installs cfn-lint and sets it)");
         return;
     };
-    let file =
-        std::env::temp_dir().join(format!("alien-edge-template-{}.json", std::process::id()));
+    let file = std::env::temp_dir().join(format!("edgekit-template-{}.json", std::process::id()));
     std::fs::write(
         &file,
         serde_json::to_string_pretty(&template(&shipped(), &built(&shipped(), "a"))).unwrap(),

@@ -85,7 +85,7 @@ fn write_site(dir: &Path) {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("alien-edge-{name}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("edgekit-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -118,7 +118,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn a_site_written_as_files_is_served_with_no_rust() {
     let dir = scratch("third-site");
     write_site(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgekit"))
         .args(["serve", "--port", "0", "--quiet", "--config"])
         .arg(dir.join("distribution.toml"))
         .arg("--store")
@@ -186,38 +186,38 @@ fn a_site_written_as_files_is_served_with_no_rust() {
 /// The same declaration in the viewer package's module, as Lambda@Edge runs it.
 #[test]
 fn the_python_module_runs_a_site_written_as_files() {
-    let Ok(module) = std::env::var("ALIEN_EDGE_PYTHON_VIEWER_MODULE") else {
-        eprintln!("SKIPPED: ALIEN_EDGE_PYTHON_VIEWER_MODULE is not set (scripts/test sets it)");
+    let Ok(module) = std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE") else {
+        eprintln!("SKIPPED: EDGEKIT_PYTHON_VIEWER_MODULE is not set (scripts/test sets it)");
         return;
     };
     let dir = scratch("third-site-python");
     write_site(&dir);
     std::os::unix::fs::symlink(
         std::fs::canonicalize(&module).unwrap(),
-        dir.join("alien_edge.abi3.so"),
+        dir.join("edgekit.abi3.so"),
     )
     .unwrap();
     std::fs::write(
-        dir.join("alien_edge.json"),
+        dir.join("edgekit.json"),
         r#"{"site": "docs.site.toml", "table": "none"}"#,
     )
     .unwrap();
     let script = r#"
 import json, sys
 sys.path.insert(0, sys.argv[1])
-import alien_edge
+import edgekit
 def event(uri):
     return {"Records": [{"cf": {"config": {"distributionDomainName": "d.cloudfront.net", "distributionId": "E1", "eventType": "viewer-request", "requestId": "r"},
         "request": {"clientIp": "203.0.113.10", "method": "GET", "uri": uri, "querystring": "", "headers": {"host": [{"key": "Host", "value": "docs.example"}]}}}}]}
 out = {}
 for uri in ["/old/intro.html", "/guide/", "/docs/intro.html"]:
-    out[uri] = alien_edge.viewer_request(event(uri), None)
+    out[uri] = edgekit.viewer_request(event(uri), None)
 print(json.dumps(out))
 "#;
     let output = Command::new("python3")
         .args(["-c", script])
         .arg(&dir)
-        .env_remove("ALIEN_EDGE_CONFIG")
+        .env_remove("EDGEKIT_CONFIG")
         .output()
         .unwrap();
     assert!(

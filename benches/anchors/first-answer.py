@@ -4,7 +4,7 @@ Lambda@Edge starts a new instance of the origin-request function when traffic gr
 another region, and the visitor whose request started it waits for the import, the DynamoDB
 client's setup and the first query. This measures that wait as the Python runtime sees it: each
 run is a fresh `python3` process that imports the module from the packaged zip (with the zip's
-own `alien_edge.json`, pointed at the local server), then times, one after the other:
+own `edgekit.json`, pointed at the local server), then times, one after the other:
 
 - `import`: loading the extension module;
 - `first home`: the first event (config read, DynamoDB client built, Scan, page rendered);
@@ -15,15 +15,15 @@ own `alien_edge.json`, pointed at the local server), then times, one after the o
 Each event's answer is checked (status 200), so a misconfigured run fails instead of timing
 errors. Lambda's runtime passes credentials in the environment; so does this script (dummy ones).
 
-Run it on what ships, after `alien-edge package` (and a build of `alien-edge`, which seeds the
+Run it on what ships, after `edgekit package` (and a build of `edgekit`, which seeds the
 table):
     python3 benches/anchors/first-answer.py target/package
 Options:
     --runs N          fresh processes (default 9)
     --endpoint URL    a DynamoDB-compatible server to use; without it the script starts moto from
                       target/moto-venv (which `scripts/test` installs) and stops it at the end
-    --alien-edge PATH the CLI that seeds the table (default: target/release/alien-edge, else
-                      target/debug/alien-edge)
+    --edgekit PATH the CLI that seeds the table (default: target/release/edgekit, else
+                      target/debug/edgekit)
 The table is a new one per invocation of this script, seeded with origin-site/data/cards.json;
 on a server given with --endpoint it is left there (`first-answer-<pid>`).
 """
@@ -52,12 +52,12 @@ so, fixtures = sys.argv[1], sys.argv[2]
 events = {name: open(f"{fixtures}/{name}.json").read() for name in ("home", "card", "like")}
 sys.path.insert(0, os.path.dirname(so))
 t = clock()
-import alien_edge  # as Lambda's runtime imports the handler's module, from the task's root
+import edgekit  # as Lambda's runtime imports the handler's module, from the task's root
 figures = {"import": clock() - t}
 for label, name in (("first home", "home"), ("next home", "home"), ("card", "card"), ("like", "like")):
     event = json.loads(events[name])
     t = clock()
-    result = alien_edge.origin_request(event, None)
+    result = edgekit.origin_request(event, None)
     figures[label] = clock() - t
     status = result.get("status")
     if status != "200":
@@ -120,14 +120,14 @@ def find_module(package_dir, work):
     """Extracts the origin-request zip named in packages.json into `work`."""
     manifest = package_dir / "packages.json"
     if not manifest.exists():
-        sys.exit(f"{manifest} is missing: run `alien-edge package` first")
+        sys.exit(f"{manifest} is missing: run `edgekit package` first")
     keys = [entry["key"] for name, entry in json.loads(manifest.read_text()).items()
             if name.endswith("-origin-request")]
     if len(keys) != 1:
         sys.exit(f"{manifest} names {len(keys)} origin-request packages, not one")
     with zipfile.ZipFile(package_dir / keys[0]) as z:
         z.extractall(work)
-    return work / "alien_edge.abi3.so", keys[0]
+    return work / "edgekit.abi3.so", keys[0]
 
 
 def seed(cli, endpoint, table):
@@ -140,18 +140,18 @@ def seed(cli, endpoint, table):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("package_dir", type=pathlib.Path, help="where `alien-edge package` wrote")
+    parser.add_argument("package_dir", type=pathlib.Path, help="where `edgekit package` wrote")
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--endpoint")
-    parser.add_argument("--alien-edge", dest="cli", type=pathlib.Path)
+    parser.add_argument("--edgekit", dest="cli", type=pathlib.Path)
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    cli = args.cli or next((p for p in (ROOT / "target/release/alien-edge",
-                                        ROOT / "target/debug/alien-edge") if p.exists()), None)
+    cli = args.cli or next((p for p in (ROOT / "target/release/edgekit",
+                                        ROOT / "target/debug/edgekit") if p.exists()), None)
     if cli is None or not cli.exists():
-        sys.exit("no alien-edge CLI to seed the table: `cargo build --release`, or pass --alien-edge")
+        sys.exit("no edgekit CLI to seed the table: `cargo build --release`, or pass --edgekit")
 
     server = None
     endpoint = args.endpoint
@@ -163,15 +163,15 @@ def main():
             so, key = find_module(args.package_dir, work)
             table = f"first-answer-{os.getpid()}"
             seed(cli, endpoint, table)
-            config = json.loads((work / "alien_edge.json").read_text())
+            config = json.loads((work / "edgekit.json").read_text())
             regions = set(config.get("replicas", {})) | {r for rs in config.get("replicas", {}).values() for r in rs}
             config["table"] = table
             config["endpoints"] = {region: endpoint for region in regions | {REGION}}
-            (work / "alien_edge.json").write_text(json.dumps(config))
+            (work / "edgekit.json").write_text(json.dumps(config))
 
             env = dict(os.environ, AWS_REGION=REGION, AWS_ACCESS_KEY_ID="bench",
                        AWS_SECRET_ACCESS_KEY="bench", AWS_SESSION_TOKEN="bench")
-            env.pop("ALIEN_EDGE_CONFIG", None)
+            env.pop("EDGEKIT_CONFIG", None)
             runs = []
             for _ in range(args.runs):
                 done = subprocess.run([sys.executable, "-c", CHILD, str(so), str(FIXTURES)],

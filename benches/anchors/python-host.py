@@ -14,11 +14,11 @@ cost measured by an empty handler and taken off. For each case three handlers:
 The handlers take turns within each round, and the figure is the median over rounds of each
 round's difference, so that a machine that slows down for a while slows all of them alike.
 
-Run it on what ships (after `alien-edge package`: the viewer-request zip's module for the
+Run it on what ships (after `edgekit package`: the viewer-request zip's module for the
 viewer-request case, the origin-response zip's for the origin-response case):
     python3 benches/anchors/python-host.py target/package
 or on one built module for both (after `cargo build --release -p edge-python --features pages`):
-    python3 benches/anchors/python-host.py target/release/libalien_edge.so
+    python3 benches/anchors/python-host.py target/release/libedgekit.so
 """
 import importlib.util
 import json
@@ -138,18 +138,18 @@ def equivalent_origin_response(event, context):
 def load_module(path):
     """Loads a module: out of a package zip with the config and templates it ships with (so this
     also checks that the module reads what `package` writes), or a built `.so` with a config made
-    here. Its first event is handled here, while ALIEN_EDGE_CONFIG names its own config."""
+    here. Its first event is handled here, while EDGEKIT_CONFIG names its own config."""
     tmp = pathlib.Path(tempfile.mkdtemp())
-    so = tmp / "alien_edge.abi3.so"
+    so = tmp / "edgekit.abi3.so"
     if str(path).endswith(".zip"):
         with zipfile.ZipFile(path) as z:
             z.extractall(tmp)
     else:
         so.write_bytes(pathlib.Path(path).read_bytes())
-        (tmp / "alien_edge.json").write_text(json.dumps(
+        (tmp / "edgekit.json").write_text(json.dumps(
             {"site": "alien-cards", "table": "alien-cards", "templates": str(ROOT / "origin-site" / "templates")}))
-    os.environ["ALIEN_EDGE_CONFIG"] = str(tmp / "alien_edge.json")
-    spec = importlib.util.spec_from_file_location("alien_edge", so)
+    os.environ["EDGEKIT_CONFIG"] = str(tmp / "edgekit.json")
+    spec = importlib.util.spec_from_file_location("edgekit", so)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.viewer_request(json.loads((FIXTURES / "viewer-request" / "pretty-url.json").read_text()), None)
@@ -213,9 +213,9 @@ def main():
     handle = f"import json; e = json.loads({event!r}); "
     bare = cold_start_ms("pass", env)
     plain = cold_start_ms(handle + "r = e['Records'][0]['cf']['request']; r['uri'] = '/card/da8398f4'", env)
-    env["ALIEN_EDGE_CONFIG"] = str(viewer_dir / "alien_edge.json")
+    env["EDGEKIT_CONFIG"] = str(viewer_dir / "edgekit.json")
     ours = cold_start_ms(f"import sys; sys.path.insert(0, {str(viewer_dir)!r}); " + handle
-                         + "import alien_edge; alien_edge.viewer_request(e, None)", env)
+                         + "import edgekit; edgekit.viewer_request(e, None)", env)
     print(f"python {sys.version.split()[0]}; {chosen}")
     print(f"cold start (median of 30 fresh processes): bare {bare:.1f} ms, plain handler {plain:.1f} ms, "
           f"Rust module {ours:.1f} ms ({ours - plain:+.1f} ms over the plain handler)")

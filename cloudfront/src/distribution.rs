@@ -430,11 +430,11 @@ impl Distribution {
                 .map(|v| v.trim_end_matches(" from cloudfront").to_owned())
                 .unwrap_or_else(|| "Miss".into());
         }
-        if let Some(note) = response.headers.get("x-alien-edge-log") {
+        if let Some(note) = response.headers.get("x-edgekit-log") {
             log.error = Some(note.to_owned());
         }
         let mut response = response;
-        response.headers.remove("x-alien-edge-log");
+        response.headers.remove("x-edgekit-log");
         if response
             .headers
             .get("x-cache")
@@ -488,7 +488,7 @@ impl Distribution {
                         "CloudFront wasn't able to connect to the origin.",
                         "Error",
                     );
-                    set_header(&mut response.headers, "X-Alien-Edge-Log", err.to_string());
+                    set_header(&mut response.headers, "X-Edgekit-Log", err.to_string());
                     break 'fetch response;
                 }
             };
@@ -521,7 +521,7 @@ impl Distribution {
             response
         };
         if let Some(error) = &log.error {
-            set_header(&mut response.headers, "X-Alien-Edge-Log", error.clone());
+            set_header(&mut response.headers, "X-Edgekit-Log", error.clone());
         }
         // Trigger timings travel with the response to the request that fetched it.
         let timing = log
@@ -531,7 +531,7 @@ impl Distribution {
             .collect::<Vec<_>>()
             .join(" ");
         if !timing.is_empty() {
-            set_header(&mut response.headers, "X-Alien-Edge-Timing", timing);
+            set_header(&mut response.headers, "X-Edgekit-Timing", timing);
         }
         let is_failure = response
             .headers
@@ -545,8 +545,8 @@ impl Distribution {
                 self.config.distribution.error_caching_min_ttl,
             );
             let mut stored = (*response).clone();
-            stored.headers.remove("x-alien-edge-timing");
-            stored.headers.remove("x-alien-edge-log");
+            stored.headers.remove("x-edgekit-timing");
+            stored.headers.remove("x-edgekit-log");
             self.cache.put(key, Arc::new(stored), ttl);
         }
         response
@@ -560,7 +560,7 @@ impl Distribution {
         request_id: &str,
         log: &mut RequestLog,
     ) -> HttpResponse {
-        if let Some(timing) = response.headers.remove("x-alien-edge-timing")
+        if let Some(timing) = response.headers.remove("x-edgekit-timing")
             && let Some(entry) = timing.first()
         {
             for part in entry.value.split(' ') {
@@ -688,7 +688,7 @@ impl Distribution {
         let mut response = edge_error(failure.failure.status(), message, failure.failure.name());
         set_header(
             &mut response.headers,
-            "X-Alien-Edge-Log",
+            "X-Edgekit-Log",
             format!("{}: {}", failure.failure.name(), failure.reason),
         );
         response
@@ -1102,8 +1102,8 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// What every answer gets on its way out: CloudFront's own headers, conditional requests, ranges,
 /// and no body for HEAD.
 fn finish_for_viewer(viewer: &ViewerRequest, response: &mut HttpResponse, request_id: &str) {
-    response.headers.remove("x-alien-edge-timing");
-    response.headers.remove("x-alien-edge-log");
+    response.headers.remove("x-edgekit-timing");
+    response.headers.remove("x-edgekit-log");
     set_header(
         &mut response.headers,
         "Via",

@@ -3,11 +3,11 @@
 //! triggers: the function's handler setting (`_HANDLER`) names the trigger, as
 //! `viewer-request`, `origin-request`, `origin-response` or `viewer-response`.
 //!
-//! Configuration comes from the environment here (regional Lambda has it): `ALIEN_EDGE_SITE`, the
+//! Configuration comes from the environment here (regional Lambda has it): `EDGEKIT_SITE`, the
 //! site declaration (default `site.toml` beside the binary), read once when the process starts;
-//! `ALIEN_EDGE_TEMPLATES` (default `templates` beside the binary), and with the `dynamodb` feature `ALIEN_EDGE_TABLE`,
-//! `ALIEN_EDGE_REPLICAS` (comma-separated regions, nearest first; default `AWS_REGION`) and
-//! `ALIEN_EDGE_DYNAMODB_ENDPOINT` (local tests).
+//! `EDGEKIT_TEMPLATES` (default `templates` beside the binary), and with the `dynamodb` feature `EDGEKIT_TABLE`,
+//! `EDGEKIT_REPLICAS` (comma-separated regions, nearest first; default `AWS_REGION`) and
+//! `EDGEKIT_DYNAMODB_ENDPOINT` (local tests).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,8 +29,8 @@ struct Host {
 fn store() -> Result<Box<dyn CardStore>, String> {
     use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let endpoint = std::env::var("ALIEN_EDGE_DYNAMODB_ENDPOINT").ok();
-    let replicas = std::env::var("ALIEN_EDGE_REPLICAS")
+    let endpoint = std::env::var("EDGEKIT_DYNAMODB_ENDPOINT").ok();
+    let replicas = std::env::var("EDGEKIT_REPLICAS")
         .unwrap_or(region)
         .split(',')
         .map(|r| Replica {
@@ -38,7 +38,7 @@ fn store() -> Result<Box<dyn CardStore>, String> {
             endpoint: endpoint.clone(),
         })
         .collect();
-    let table = std::env::var("ALIEN_EDGE_TABLE").unwrap_or_else(|_| "alien-cards".into());
+    let table = std::env::var("EDGEKIT_TABLE").unwrap_or_else(|_| "alien-cards".into());
     Ok(Box::new(DynamoStore::connect(DynamoConfig::new(
         table, replicas,
     ))?))
@@ -59,10 +59,10 @@ fn host() -> Result<Host, String> {
             .and_then(|p| p.parent().map(|d| d.join(name)))
             .unwrap_or_else(|| PathBuf::from(name))
     };
-    let templates = std::env::var_os("ALIEN_EDGE_TEMPLATES")
+    let templates = std::env::var_os("EDGEKIT_TEMPLATES")
         .map(PathBuf::from)
         .unwrap_or_else(|| beside("templates"));
-    let site = std::env::var_os("ALIEN_EDGE_SITE")
+    let site = std::env::var_os("EDGEKIT_SITE")
         .map(PathBuf::from)
         .unwrap_or_else(|| beside("site.toml"));
     let site = edge_functions::site::load_file(

@@ -1,10 +1,10 @@
-//! The Alien Cards functions as a CPython extension module, `alien_edge`: each trigger's function
-//! is a Lambda handler itself (`alien_edge.viewer_request(event, context)`), so the package needs
-//! no Python code.
+//! The generic Lambda@Edge host, a CPython extension module, `edgekit`: each trigger's function
+//! is a Lambda handler itself (`edgekit.viewer_request(event, context)`), so the package needs
+//! no Python code. Which functions: the site declaration beside the module (`site.toml`).
 //!
 //! Lambda@Edge has no environment variables, so configuration (the card table, its replicas per
-//! region, where the templates are) is `alien_edge.json` beside the module, read once, on the
-//! first event. `ALIEN_EDGE_CONFIG` may name another file, for local tests.
+//! region, where the templates are) is `edgekit.json` beside the module, read once, on the
+//! first event. `EDGEKIT_CONFIG` may name another file, for local tests.
 //!
 //! Events are handled in place (`in_place`): the headers a function reads are copied out, its
 //! edits written back into the dict. Origin-request events (they carry the origin, which their
@@ -31,7 +31,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// `alien_edge.json`, written by `alien-edge package`. A viewer package reads the same file (and
+/// `edgekit.json`, written by `edgekit package`. A viewer package reads the same file (and
 /// refuses what an origin package refuses) but has no use for the data fields.
 #[derive(Debug)]
 #[cfg_attr(not(feature = "typed-route"), allow(dead_code))]
@@ -135,12 +135,12 @@ mod no_store {
 }
 
 fn config_path(py: Python<'_>) -> PyResult<PathBuf> {
-    if let Some(path) = std::env::var_os("ALIEN_EDGE_CONFIG") {
+    if let Some(path) = std::env::var_os("EDGEKIT_CONFIG") {
         return Ok(PathBuf::from(path));
     }
-    let module = py.import("alien_edge")?;
+    let module = py.import("edgekit")?;
     let file: String = module.getattr("__file__")?.extract()?;
-    Ok(Path::new(&file).with_file_name("alien_edge.json"))
+    Ok(Path::new(&file).with_file_name("edgekit.json"))
 }
 
 fn read_config(py: Python<'_>, path: &Path) -> Result<PackageConfig, String> {
@@ -209,9 +209,9 @@ pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
     match HOST.get() {
         Some(Ok(host)) => Ok(host),
         Some(Err(message)) => Err(PyRuntimeError::new_err(format!(
-            "alien_edge is not configured: {message}"
+            "edgekit is not configured: {message}"
         ))),
-        None => Err(PyRuntimeError::new_err("alien_edge is not configured")),
+        None => Err(PyRuntimeError::new_err("edgekit is not configured")),
     }
 }
 
@@ -349,7 +349,7 @@ fn viewer_response(
 }
 
 #[pymodule]
-fn alien_edge(m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn edgekit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(viewer_request, m)?)?;
     m.add_function(wrap_pyfunction!(origin_request, m)?)?;
     m.add_function(wrap_pyfunction!(origin_response, m)?)?;

@@ -1,18 +1,18 @@
 // The site in headless Chromium: the home page, a card, the Like button, and security headers
 // that still let the page's own scripts and styles run.
 //
-// Needs a running `alien-edge serve` at $ALIEN_EDGE_URL (scripts/test starts one) and Debian's
+// Needs a running `edgekit serve` at $EDGEKIT_URL (scripts/test starts one) and Debian's
 // Chromium at $CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
-const base = process.env.ALIEN_EDGE_URL;
+const base = process.env.EDGEKIT_URL;
 const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 let browser;
 
 before(async () => {
-  assert.ok(base, 'set ALIEN_EDGE_URL to the URL `alien-edge serve` printed');
+  assert.ok(base, 'set EDGEKIT_URL to the URL `edgekit serve` printed');
   browser = await chromium.launch({
     executablePath,
     args: [

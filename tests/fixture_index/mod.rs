@@ -133,7 +133,7 @@ pub fn seed_table(endpoint: &str, region: &str, cards: &Path, prefix: &str) -> S
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_alien-edge"))
+    let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_edgekit"))
         .args(["seed", "--endpoint", endpoint, "--region", region])
         .args(["--table", &table, "--cards"])
         .arg(cards)

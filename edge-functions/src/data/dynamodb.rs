@@ -238,7 +238,7 @@ async fn client(replica: &Replica, attempt_timeout: Duration) -> Client {
                 "local",
                 None,
                 None,
-                "alien-edge-local",
+                "edgekit-local",
             ));
         }
     }

@@ -1,4 +1,4 @@
-//! `team-edge`: the alien-edge tool (serve, invoke, package, blocks, ...) with this team's
+//! `team-edge`: the edgekit tool (serve, invoke, package, blocks, ...) with this team's
 //! blocks registered beside the library's.
 
 use std::process::ExitCode;
@@ -6,5 +6,5 @@ use std::process::ExitCode;
 use edge_functions::site::Registry;
 
 fn main() -> ExitCode {
-    alien_edge::main(Registry::builtin().register::<team_block_example::NoindexHosts>())
+    edgekit::main(Registry::builtin().register::<team_block_example::NoindexHosts>())
 }
