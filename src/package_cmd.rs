@@ -65,6 +65,9 @@ else:
         if len(so) != 1:
             sys.exit(f'expected one extension module in {wheel}, found {so}')
         module = w.read(so[0])
+# The handlers are `edgekit.<trigger>`: Python imports the module through PyInit_edgekit.
+if b'PyInit_edgekit' not in module:
+    sys.exit(f'{wheel} is not the edgekit module: it has no PyInit_edgekit')
 entries = [('edgekit.abi3.so', module, 0o755), ('edgekit.json', pathlib.Path(config).read_bytes(), 0o644), ('site.toml', pathlib.Path(site).read_bytes(), 0o644)]
 if templates:
     for path in sorted(pathlib.Path(templates).iterdir()):

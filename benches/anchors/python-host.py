@@ -18,7 +18,7 @@ Run it on what ships (after `edgekit package`: the viewer-request zip's module f
 viewer-request case, the origin-response zip's for the origin-response case):
     python3 benches/anchors/python-host.py target/package
 or on one built module for both (after `cargo build --release -p edge-python --features pages`):
-    python3 benches/anchors/python-host.py target/release/libedgekit.so
+    python3 benches/anchors/python-host.py target/release/libedge_python.so
 """
 import importlib.util
 import json
@@ -147,7 +147,7 @@ def load_module(path):
     else:
         so.write_bytes(pathlib.Path(path).read_bytes())
         (tmp / "edgekit.json").write_text(json.dumps(
-            {"site": "alien-cards", "table": "alien-cards", "templates": str(ROOT / "origin-site" / "templates")}))
+            {"site": str(ROOT / "cloudfront" / "alien-cards.site.toml"), "table": "alien-cards", "templates": str(ROOT / "origin-site" / "templates")}))
     os.environ["EDGEKIT_CONFIG"] = str(tmp / "edgekit.json")
     spec = importlib.util.spec_from_file_location("edgekit", so)
     module = importlib.util.module_from_spec(spec)

@@ -77,3 +77,60 @@ fn the_team_block_is_in_the_reference_and_runs_from_a_declaration() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The team's block in the Python module built with it, as Lambda@Edge runs it.
+#[test]
+fn the_team_block_runs_in_the_python_module_built_with_it() {
+    let Ok(module) = std::env::var("TEAM_EDGEKIT_MODULE") else {
+        eprintln!(
+            "SKIPPED: TEAM_EDGEKIT_MODULE is not set (scripts/test builds team-block-module and sets it)"
+        );
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("team-block-python-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(
+        std::fs::canonicalize(&module).unwrap(),
+        dir.join("edgekit.abi3.so"),
+    )
+    .unwrap();
+    std::fs::copy(here().join("site.toml"), dir.join("site.toml")).unwrap();
+    std::fs::write(
+        dir.join("edgekit.json"),
+        r#"{"site": "site.toml", "table": "none"}"#,
+    )
+    .unwrap();
+    let script = r#"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import edgekit
+def event(host):
+    return {"Records": [{"cf": {"config": {"distributionDomainName": "d.cloudfront.net", "distributionId": "E1", "eventType": "viewer-response", "requestId": "r"},
+        "request": {"clientIp": "203.0.113.10", "method": "GET", "uri": "/docs/intro", "querystring": "", "headers": {"host": [{"key": "Host", "value": host}]}},
+        "response": {"status": "200", "statusDescription": "OK", "headers": {}}}}]}
+print(json.dumps({h: edgekit.viewer_response(event(h), None) for h in ["staging.docs.example.com", "docs.example.com"]}))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .arg(&dir)
+        .env_remove("EDGEKIT_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        out["staging.docs.example.com"]["headers"]["x-robots-tag"][0]["value"],
+        "noindex, nofollow"
+    );
+    assert!(
+        out["docs.example.com"]["headers"]
+            .get("x-robots-tag")
+            .is_none()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

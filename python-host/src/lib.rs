@@ -1,0 +1,379 @@
+//! The generic Lambda@Edge host, a CPython extension module, `edgekit`: each trigger's function
+//! is a Lambda handler itself (`edgekit.viewer_request(event, context)`), so the package needs
+//! no Python code. Which functions: the site declaration beside the module (`site.toml`).
+//!
+//! Lambda@Edge has no environment variables, so configuration (the card table, its replicas per
+//! region, where the templates are) is `edgekit.json` beside the module, read once, on the
+//! first event. `EDGEKIT_CONFIG` may name another file, for local tests.
+//!
+//! Events are handled in place (`in_place`): the headers a function reads are copied out, its
+//! edits written back into the dict. Origin-request events (they carry the origin, which their
+//! function may change) and events whose function needs data cross as JSON into the typed model,
+//! the same code path as `invoke`. That route is in origin packages only (feature
+//! `typed-route`), so viewer packages stay small.
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
+
+#[cfg(feature = "mimalloc")]
+mod allocator;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use edge_functions::EventType;
+#[cfg(feature = "typed-route")]
+use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
+use edge_functions::function::EdgeFunctions;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// `edgekit.json`, written by `edgekit package`. A viewer package reads the same file (and
+/// refuses what an origin package refuses) but has no use for the data fields.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "typed-route"), allow(dead_code))]
+struct PackageConfig {
+    /// The site declaration (in the file: relative to it).
+    site: PathBuf,
+    /// The card table and, per AWS_REGION, its replicas nearest first.
+    table: String,
+    replicas: BTreeMap<String, Vec<String>>,
+    /// Endpoints to use instead of AWS's, by region (local tests only).
+    endpoints: BTreeMap<String, String>,
+    /// The templates directory (in the file: relative to it).
+    templates: PathBuf,
+}
+
+impl PackageConfig {
+    /// Reads the file with Python's own `json`: serde_json's parser was 14 KB of the viewer zip
+    /// (of 265 KB), for a file read once.
+    fn parse(py: Python<'_>, text: &str) -> Result<PackageConfig, String> {
+        let value = py
+            .import("json")
+            .and_then(|json| json.call_method1("loads", (text,)))
+            .map_err(|e| e.value(py).to_string())?;
+        let object = value.cast::<PyDict>().map_err(|_| "not a JSON object")?;
+        let string = |value: &Bound<'_, PyAny>, what: &str| -> Result<String, String> {
+            value
+                .extract::<String>()
+                .map_err(|_| format!("`{what}` is not a string"))
+        };
+        let mut config = PackageConfig {
+            site: PathBuf::new(),
+            table: String::new(),
+            replicas: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            templates: PathBuf::from("templates"),
+        };
+        let (mut site, mut table) = (false, false);
+        for (key, value) in object.iter() {
+            let key = string(&key, "a key")?;
+            match key.as_str() {
+                "site" => (config.site, site) = (string(&value, "site")?.into(), true),
+                "table" => (config.table, table) = (string(&value, "table")?, true),
+                "templates" => config.templates = string(&value, "templates")?.into(),
+                "replicas" => {
+                    config.replicas = value.extract().map_err(|_| {
+                        "`replicas` is not an object of region → list of regions".to_owned()
+                    })?
+                }
+                "endpoints" => {
+                    config.endpoints = value.extract().map_err(|_| {
+                        "`endpoints` is not an object of region → endpoint".to_owned()
+                    })?
+                }
+                other => return Err(format!("unknown field `{other}`")),
+            }
+        }
+        match (site, table) {
+            (false, _) => Err("`site` is missing".into()),
+            (_, false) => Err("`table` is missing".into()),
+            _ => Ok(config),
+        }
+    }
+}
+
+pub(crate) struct Host {
+    pub(crate) functions: EdgeFunctions,
+    /// The triggers whose function this build cannot run (a viewer package lacks the page
+    /// blocks), and why.
+    missing: Vec<(EventType, String)>,
+    #[cfg(feature = "typed-route")]
+    store: Box<dyn CardStore>,
+    #[cfg(feature = "typed-route")]
+    templates: KeptTemplates<DirTemplates>,
+}
+
+static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
+
+/// Makes the registry the site's declaration is read with: the library's blocks, unless the
+/// module was built by a team's crate with its own (`init`).
+static REGISTRY: OnceLock<fn() -> edge_functions::site::Registry> = OnceLock::new();
+
+/// A store for packages built without a card store: every query fails cleanly, so a page
+/// function answers its 503 page rather than crashing.
+#[cfg(all(feature = "typed-route", not(feature = "dynamodb")))]
+mod no_store {
+    use edge_functions::data::{Card, CardStore, DataError};
+
+    pub struct NoStore;
+
+    fn unavailable() -> DataError {
+        DataError::Unavailable("this package has no card store".into())
+    }
+
+    impl CardStore for NoStore {
+        fn get_card(&self, _: &str) -> Result<Option<Card>, DataError> {
+            Err(unavailable())
+        }
+        fn list_cards(&self) -> Result<Vec<Card>, DataError> {
+            Err(unavailable())
+        }
+        fn add_like(&self, _: &str) -> Result<Option<Card>, DataError> {
+            Err(unavailable())
+        }
+    }
+}
+
+fn config_path(py: Python<'_>) -> PyResult<PathBuf> {
+    if let Some(path) = std::env::var_os("EDGEKIT_CONFIG") {
+        return Ok(PathBuf::from(path));
+    }
+    let module = py.import("edgekit")?;
+    let file: String = module.getattr("__file__")?.extract()?;
+    Ok(Path::new(&file).with_file_name("edgekit.json"))
+}
+
+fn read_config(py: Python<'_>, path: &Path) -> Result<PackageConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut config = PackageConfig::parse(py, &text)
+        .map_err(|e| format!("{} is not a package config: {e}", path.display()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    config.templates = dir.join(&config.templates);
+    config.site = dir.join(&config.site);
+    Ok(config)
+}
+
+fn load_host(config: PackageConfig) -> Result<Host, String> {
+    let registry = REGISTRY
+        .get()
+        .map(|make| make())
+        .unwrap_or_else(edge_functions::site::Registry::builtin);
+    let (functions, missing) = edge_functions::site::load_each_trigger(&config.site, &registry)
+        .map_err(|e| e.to_string())?;
+    Ok(Host {
+        functions,
+        missing: missing
+            .into_iter()
+            .map(|(trigger, e)| (trigger, e.to_string()))
+            .collect(),
+        #[cfg(feature = "typed-route")]
+        store: store(&config)?,
+        #[cfg(feature = "typed-route")]
+        templates: KeptTemplates::new(DirTemplates::new(config.templates.clone())),
+    })
+}
+
+#[cfg(feature = "dynamodb")]
+fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
+    use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
+    // Lambda sets AWS_REGION to the Region the replica of the function runs in.
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    let replicas = config
+        .replicas
+        .get(&region)
+        .cloned()
+        .unwrap_or_else(|| vec![region.clone()])
+        .into_iter()
+        .map(|region| Replica {
+            endpoint: config.endpoints.get(&region).cloned(),
+            region,
+        })
+        .collect();
+    Ok(Box::new(DynamoStore::connect(DynamoConfig::new(
+        config.table.clone(),
+        replicas,
+    ))?))
+}
+
+#[cfg(all(feature = "typed-route", not(feature = "dynamodb")))]
+fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
+    let _ = (&config.table, &config.replicas, &config.endpoints);
+    Ok(Box::new(no_store::NoStore))
+}
+
+pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
+    if HOST.get().is_none() {
+        let path = config_path(py)?;
+        // Building the store may block on its first connection: let other threads run.
+        let loaded = read_config(py, &path).and_then(|config| py.detach(|| load_host(config)));
+        let _ = HOST.set(loaded);
+    }
+    match HOST.get() {
+        Some(Ok(host)) => Ok(host),
+        Some(Err(message)) => Err(PyRuntimeError::new_err(format!(
+            "edgekit is not configured: {message}"
+        ))),
+        None => Err(PyRuntimeError::new_err("edgekit is not configured")),
+    }
+}
+
+/// Runs one trigger's function on a Lambda@Edge event dict and returns the result dict: in place
+/// when it can, else through the typed model.
+fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    if let Some((_, why)) = host(py)?.missing.iter().find(|(t, _)| *t == trigger) {
+        let package = if cfg!(feature = "typed-route") {
+            ""
+        } else {
+            "; this is a viewer-trigger package: attach the origin package to origin triggers"
+        };
+        return Err(PyRuntimeError::new_err(format!(
+            "this package cannot run the site's {trigger} function: {why}{package}"
+        )));
+    }
+    match in_place::handle(py, trigger, event)? {
+        Some(result) => Ok(result),
+        None => typed_route::handle(py, trigger, event),
+    }
+}
+
+/// The event as JSON into the typed model and the result back, with the data its function needs.
+#[cfg(feature = "typed-route")]
+mod typed_route {
+    use super::*;
+    use edge_functions::data::Supplied;
+    use edge_functions::runner;
+    use pyo3::exceptions::PyValueError;
+    use pyo3::sync::PyOnceLock;
+    use pyo3::types::PyModule;
+
+    static JSON: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+
+    fn json(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+        Ok(JSON
+            .get_or_try_init(py, || py.import("json").map(|m| m.unbind()))?
+            .bind(py))
+    }
+
+    pub(crate) fn handle(
+        py: Python<'_>,
+        trigger: EventType,
+        event: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let host = host(py)?;
+        let json = json(py)?;
+        let text: String = json.call_method1("dumps", (event,))?.extract()?;
+        let cf = runner::read_event(trigger, text.as_bytes())
+            .map_err(|e| PyValueError::new_err(format!("bad {trigger} event: {e}")))?;
+        let needs = host.functions.needs(trigger, &cf);
+        let result = py.detach(|| {
+            let data = if needs.is_empty() {
+                Supplied::default()
+            } else {
+                Supplied::fetch(&needs, host.store.as_ref(), &host.templates)
+            };
+            host.functions.run_owned(trigger, cf, &data)
+        });
+        let result = result
+            .map_err(|e| PyRuntimeError::new_err(format!("the {trigger} function failed: {e}")))?;
+        let out = serde_json::to_string(&result).map_err(|e| {
+            PyRuntimeError::new_err(format!("the {trigger} result cannot be written: {e}"))
+        })?;
+        Ok(json.call_method1("loads", (out,))?.unbind())
+    }
+}
+
+/// A viewer package has no typed route: the events that need it are not viewer events.
+#[cfg(not(feature = "typed-route"))]
+mod typed_route {
+    use super::*;
+
+    pub(crate) fn handle(
+        _py: Python<'_>,
+        trigger: EventType,
+        _event: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        Err(PyRuntimeError::new_err(format!(
+            "this is a viewer-trigger package: it cannot run {trigger} events (origin-request \
+             events, and events whose function reads data); attach the origin package to origin \
+             triggers"
+        )))
+    }
+}
+
+mod in_place;
+
+/// The viewer-request handler: `handler(event, context)`.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn viewer_request(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::ViewerRequest, event)
+}
+
+/// The origin-request handler.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn origin_request(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::OriginRequest, event)
+}
+
+/// The origin-response handler.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn origin_response(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::OriginResponse, event)
+}
+
+/// The viewer-response handler.
+#[pyfunction]
+#[pyo3(signature = (event, context=None))]
+fn viewer_response(
+    py: Python<'_>,
+    event: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let _ = context;
+    handle(py, EventType::ViewerResponse, event)
+}
+
+/// Fills a module with the four handlers, whose site is read with `registry`'s blocks. A module
+/// crate (edge-python, or a team's) calls it from its own `#[pymodule]` named `edgekit`, so the
+/// handler strings stay `edgekit.<trigger>`:
+///
+/// ```ignore
+/// #[pymodule]
+/// fn edgekit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+///     python_host::init(m, || Registry::builtin().register::<MyBlock>())
+/// }
+/// ```
+pub fn init(
+    m: &Bound<'_, PyModule>,
+    registry: fn() -> edge_functions::site::Registry,
+) -> PyResult<()> {
+    // One module per process: a second init keeps the first registry.
+    let _ = REGISTRY.set(registry);
+    m.add_function(wrap_pyfunction!(viewer_request, m)?)?;
+    m.add_function(wrap_pyfunction!(origin_request, m)?)?;
+    m.add_function(wrap_pyfunction!(origin_response, m)?)?;
+    m.add_function(wrap_pyfunction!(viewer_response, m)?)?;
+    Ok(())
+}
