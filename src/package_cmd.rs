@@ -171,13 +171,17 @@ impl Variant {
     }
 }
 
-/// What the module is built from: the crates it compiles (edge-python, edge-functions), the
-/// workspace manifest and lock file, and the variant. A site's declaration, templates and the
-/// distribution config are not in it: they travel in the zip as data.
+/// What the module is built from: the crates it compiles (edge-python, python-host,
+/// edge-functions), the workspace manifest and lock file, and the variant. A site's declaration,
+/// templates and the distribution config are not in it: they travel in the zip as data.
 fn module_fingerprint(variant: Variant) -> Result<String, String> {
     use sha2::Digest;
     let mut files = vec![root().join("Cargo.toml"), root().join("Cargo.lock")];
-    let mut stack = vec![root().join("edge-python"), root().join("edge-functions")];
+    let mut stack = vec![
+        root().join("edge-python"),
+        root().join("python-host"),
+        root().join("edge-functions"),
+    ];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
             let path = entry.map_err(|e| e.to_string())?.path();
