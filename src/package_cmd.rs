@@ -359,7 +359,25 @@ fn bootstrap(bin: &Path, out: &Path, origin_dir: &Path, site: &Path) -> Result<b
             ));
         }
     }
-    let zip = out.join("alien-cards-bootstrap.zip");
+    // Named after the site it runs (a file name: other characters become `-`).
+    let name = match edge_functions::site::load_file(site, crate::registry(), None) {
+        Ok(loaded) => {
+            let safe: String = loaded
+                .name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            format!("{safe}-bootstrap.zip")
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let zip = out.join(&name);
     let script = r#"
 import sys, zipfile, pathlib
 out, binary, templates, site = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -388,7 +406,7 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
     let fits = size <= quota;
     println!(
         "{:<44} {:>12}  {:>12}  {} (regional Lambda, provided.al2023; _HANDLER names the trigger)",
-        "alien-cards-bootstrap.zip",
+        name,
         size,
         quota,
         if fits { "ok" } else { "OVER QUOTA" }
