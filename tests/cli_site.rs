@@ -36,6 +36,7 @@ fn the_block_reference_lists_every_block_with_settings_and_example() {
         "card-page",
         "like-api",
         "friendly-errors",
+        "country-redirect",
     ] {
         assert!(
             text.contains(&format!("\n{name}\n  runs on: ")),

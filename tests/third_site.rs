@@ -11,7 +11,12 @@ const DECLARATION: &str = r#"name = "docs"
 
 [functions]
 viewer-request = ["moved", "static-site", "security"]
+origin-request = ["by-country", "security"]
 origin-response = ["caching", "security"]
+
+[blocks.by-country]
+block = "country-redirect"
+countries = { DE = "/de", FR = "/fr" }
 
 [blocks.moved]
 block = "redirects"
@@ -50,7 +55,7 @@ local_dir = "site"
 min_ttl = 0
 default_ttl = 60
 max_ttl = 3600
-headers = []
+headers = ["CloudFront-Viewer-Country"]
 cookies = []
 query_strings = "none"
 
@@ -58,6 +63,11 @@ query_strings = "none"
 name = "docs-viewer-request"
 site = "docs.site.toml"
 trigger = "viewer-request"
+
+[[functions]]
+name = "docs-origin-request"
+site = "docs.site.toml"
+trigger = "origin-request"
 
 [[functions]]
 name = "docs-origin-response"
@@ -69,8 +79,12 @@ origin = "docs-s3"
 cache_policy = "pages"
 functions = [
   { event = "viewer-request", function = "docs-viewer-request" },
+  { event = "origin-request", function = "docs-origin-request" },
   { event = "origin-response", function = "docs-origin-response" },
 ]
+
+[viewer]
+country_header = "X-Country"
 "#;
 
 /// The folder a content engineer would write: no Rust in it.
@@ -93,8 +107,17 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Status line, lowercase headers and body of a GET.
 fn get(address: &str, path: &str) -> (String, Vec<(String, String)>, String) {
+    get_from(address, path, "US")
+}
+
+/// The same, from a visitor in `country`.
+fn get_from(address: &str, path: &str, country: &str) -> (String, Vec<(String, String)>, String) {
     let mut stream = TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\nX-Country: {country}\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
@@ -177,6 +200,15 @@ fn a_site_written_as_files_is_served_with_no_rust() {
     let (status, _, body) = get(&address, "/docs/intro.html");
     assert!(status.contains(" 200 "), "{status}");
     assert_eq!(body, "<h1>Intro</h1>\n");
+
+    // A visitor from Germany is sent to /de/ (country in the cache key: the US visitor above
+    // got the page, the German one the redirect, for the same path).
+    let (status, headers, _) = get_from(&address, "/docs/intro.html", "DE");
+    assert!(status.contains(" 302 "), "{status}");
+    assert_eq!(header(&headers, "location"), Some("/de/docs/intro.html"));
+    assert!(header(&headers, "strict-transport-security").is_some());
+    let (status, _, _) = get_from(&address, "/docs/intro.html", "JP");
+    assert!(status.contains(" 200 "), "{status}");
 
     let _ = child.kill();
     let _ = child.wait();

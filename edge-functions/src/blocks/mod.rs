@@ -5,6 +5,8 @@
 //! is named and given its settings. Nothing here knows a site.
 
 pub mod cache_control;
+#[cfg(feature = "origin")]
+pub mod country;
 pub mod device_assets;
 #[cfg(feature = "pages")]
 pub mod error_pages;
@@ -69,6 +71,8 @@ impl std::hash::Hasher for Fnv1a {
 }
 
 pub use cache_control::DefaultCacheControl;
+#[cfg(feature = "origin")]
+pub use country::CountryRedirect;
 pub use device_assets::DeviceAssets;
 #[cfg(feature = "pages")]
 pub use error_pages::FriendlyErrors;

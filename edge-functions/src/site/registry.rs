@@ -136,7 +136,8 @@ impl Registry {
         #[cfg(feature = "origin")]
         let registry = registry
             .register::<DefaultCacheControl>()
-            .register::<DeviceAssets>();
+            .register::<DeviceAssets>()
+            .register::<CountryRedirect>();
         #[cfg(feature = "pages")]
         let registry = registry
             .register::<pages::HomePageSettings>()

@@ -1,0 +1,186 @@
+//! Country routing: visitors from listed countries go to their own part of the site.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::Supplied;
+use crate::event::{Origin, Response};
+use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
+
+/// The `country-redirect` block: a visitor whose `CloudFront-Viewer-Country` is listed is
+/// redirected to (or, with `rewrite`, served from) that country's prefix, unless the path is
+/// already under one of the prefixes. The behavior's cache policy must list the header: it is
+/// in the cache key, so each country's answer is cached apart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountryRedirect {
+    /// Country code (as CloudFront sends it, `DE`) → path prefix (`/de`).
+    pub countries: BTreeMap<String, String>,
+    /// Serve the country's path in place of the one asked for, instead of redirecting.
+    #[serde(default)]
+    pub rewrite: bool,
+    #[serde(default = "default_status")]
+    pub status: u16,
+    /// The redirect's `cache-control`: browsers ask again (a visitor may travel), the edge keeps
+    /// it per country.
+    #[serde(default = "default_cache_control")]
+    pub cache_control: String,
+}
+
+fn default_status() -> u16 {
+    302
+}
+
+fn default_cache_control() -> String {
+    "public, max-age=0, s-maxage=3600".into()
+}
+
+const COUNTRY_HEADER: &str = "cloudfront-viewer-country";
+
+impl CountryRedirect {
+    /// Whether `uri` is already one of the country prefixes or under one.
+    fn localized(&self, uri: &str) -> bool {
+        self.countries.values().any(|prefix| {
+            uri.strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    }
+}
+
+impl OriginRequestStep for CountryRedirect {
+    fn origin_request(
+        &self,
+        request: &mut RequestEdit<'_>,
+        _origin: &mut Option<Origin>,
+        _data: &Supplied,
+    ) -> Result<Flow, FunctionError> {
+        let Some(prefix) = request
+            .headers
+            .get(COUNTRY_HEADER)
+            .and_then(|country| self.countries.get(&country.to_ascii_uppercase()))
+        else {
+            return Ok(Flow::Continue);
+        };
+        if self.localized(&request.uri) {
+            return Ok(Flow::Continue);
+        }
+        let target = format!("{prefix}{}", request.uri);
+        if self.rewrite {
+            request.set_uri(target);
+            return Ok(Flow::Continue);
+        }
+        let mut location = target;
+        if !request.querystring.is_empty() {
+            location.push('?');
+            location.push_str(&request.querystring);
+        }
+        let mut response = Response::new(self.status);
+        response.headers.set("Location", location);
+        response
+            .headers
+            .set("Cache-Control", self.cache_control.as_str());
+        Ok(Flow::Respond(response))
+    }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        reads.request(COUNTRY_HEADER);
+    }
+}
+
+impl crate::site::Block for CountryRedirect {
+    const NAME: &'static str = "country-redirect";
+    const SUMMARY: &'static str = "Visitors from the listed countries (CloudFront-Viewer-Country) are redirected \
+to their country's prefix (`/guide` → `/de/guide`), or served from it in place with `rewrite`; a \
+path already under a country prefix is left alone. Origin-request: CloudFront adds the country \
+header after viewer-request, only where the cache policy lists it (so each country's answer is \
+cached apart), and the function runs on cache misses only.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
+    const EXAMPLE: &'static str = r#"countries = { DE = "/de", FR = "/fr" }
+rewrite = false
+status = 302"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        if !(300..400).contains(&self.status) {
+            return Err(format!(
+                "`status` {} is not a redirect status (300-399)",
+                self.status
+            ));
+        }
+        for (country, prefix) in &self.countries {
+            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(format!(
+                    "`{country}` is not a country code as CloudFront sends it (two capitals, DE)"
+                ));
+            }
+            if !prefix.starts_with('/') || prefix.ends_with('/') {
+                return Err(format!(
+                    "prefix `{prefix}` of {country}: a path that starts with / and does not end \
+                     with one, such as /de"
+                ));
+            }
+        }
+        Ok(crate::site::Steps {
+            origin_request: Some(std::sync::Arc::new(self)),
+            ..Default::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Request;
+
+    fn block(rewrite: bool) -> CountryRedirect {
+        CountryRedirect {
+            countries: [
+                ("DE".to_owned(), "/de".to_owned()),
+                ("FR".to_owned(), "/fr".to_owned()),
+            ]
+            .into(),
+            rewrite,
+            status: 302,
+            cache_control: default_cache_control(),
+        }
+    }
+
+    fn run(block: &CountryRedirect, country: Option<&str>, uri: &str) -> (Flow, String) {
+        let mut request = Request {
+            uri: uri.into(),
+            querystring: "q=1".into(),
+            ..Default::default()
+        };
+        if let Some(country) = country {
+            request.headers.set("CloudFront-Viewer-Country", country);
+        }
+        let flow = block
+            .origin_request(
+                &mut RequestEdit::new(&mut request),
+                &mut None,
+                &Supplied::default(),
+            )
+            .unwrap();
+        (flow, request.uri)
+    }
+
+    #[test]
+    fn listed_countries_go_to_their_prefix_once() {
+        let redirect = block(false);
+        let (Flow::Respond(response), _) = run(&redirect, Some("de"), "/guide") else {
+            panic!("a redirect");
+        };
+        assert_eq!(response.status, "302");
+        assert_eq!(response.headers.get("location"), Some("/de/guide?q=1"));
+        assert_eq!(run(&redirect, Some("DE"), "/de/guide").0, Flow::Continue);
+        assert_eq!(run(&redirect, Some("DE"), "/de").0, Flow::Continue);
+        assert!(matches!(
+            run(&redirect, Some("DE"), "/dessert").0,
+            Flow::Respond(_)
+        ));
+        assert_eq!(run(&redirect, Some("US"), "/guide").0, Flow::Continue);
+        assert_eq!(run(&redirect, None, "/guide").0, Flow::Continue);
+        let (flow, uri) = run(&block(true), Some("FR"), "/guide");
+        assert_eq!((flow, uri.as_str()), (Flow::Continue, "/fr/guide"));
+    }
+}
