@@ -196,38 +196,13 @@ pub fn load_sites(
             edge_functions::site::load_file(&path, registry, None).map_err(|e| e.to_string())?;
         sites.insert(function.site.clone(), Arc::new(site.functions));
     }
-    let (refused, warned): (Vec<crate::policy_check::ReadProblem>, Vec<_>) =
-        crate::policy_check::check(config, &sites)
-            .into_iter()
-            .partition(|p| p.kind == crate::policy_check::ProblemKind::NotInCacheKey);
-    let say = |p: &crate::policy_check::ReadProblem| format!("{}: {p}", config_path.display());
+    let (refused, warned) =
+        crate::policy_check::messages(&crate::policy_check::check(config, &sites));
+    let at = |message: String| format!("{}: {message}", config_path.display());
     if !refused.is_empty() {
-        return Err(refused.iter().map(say).collect::<Vec<_>>().join("\n"));
+        return Err(refused.into_iter().map(at).collect::<Vec<_>>().join("\n"));
     }
-    // One warning per read, naming every behavior it concerns.
-    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
-    for problem in &warned {
-        let read = format!(
-            "the {} function `{}` reads {}",
-            problem.trigger, problem.function, problem.what
-        );
-        match grouped.iter_mut().find(|(r, _)| *r == read) {
-            Some((_, behaviors)) => behaviors.push(problem.behavior.clone()),
-            None => grouped.push((read, vec![problem.behavior.clone()])),
-        }
-    }
-    let warnings = grouped
-        .into_iter()
-        .map(|(read, behaviors)| {
-            format!(
-                "{}: {read}, which the policies of behavior{} {} do not give it: it cannot act on \
-                 it there (add it to a policy if it should)",
-                config_path.display(),
-                if behaviors.len() == 1 { "" } else { "s" },
-                behaviors.join(", ")
-            )
-        })
-        .collect();
+    let warnings = warned.into_iter().map(at).collect();
     Ok(LoadedSites { sites, warnings })
 }
 

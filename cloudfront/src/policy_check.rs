@@ -35,26 +35,41 @@ pub enum ProblemKind {
     NotGiven,
 }
 
-impl std::fmt::Display for ReadProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (behavior, function, trigger, what) =
-            (&self.behavior, &self.function, self.trigger, &self.what);
-        match self.kind {
-            ProblemKind::NotInCacheKey => write!(
-                f,
-                "behavior `{behavior}`: the {trigger} function `{function}` reads {what}, which \
-                 the origin request policy forwards but the cache policy leaves out of the cache \
-                 key: the answer made for one visitor would be cached and served to others (add \
-                 it to the cache policy)"
-            ),
-            ProblemKind::NotGiven => write!(
-                f,
-                "behavior `{behavior}`: the {trigger} function `{function}` reads {what}, which \
-                 neither of the behavior's policies gives it, so it cannot act on it there (add \
-                 it to the cache policy if it should)"
-            ),
+/// What the problems say: those that refuse the config, one line each, and the warnings, one
+/// line per read naming every behavior it concerns.
+pub fn messages(problems: &[ReadProblem]) -> (Vec<String>, Vec<String>) {
+    let mut refused = Vec::new();
+    let mut warned: Vec<(String, Vec<&str>)> = Vec::new();
+    for p in problems {
+        let read = format!(
+            "the {} function `{}` reads {}",
+            p.trigger, p.function, p.what
+        );
+        match p.kind {
+            ProblemKind::NotInCacheKey => refused.push(format!(
+                "behavior `{}`: {read}, which the origin request policy forwards but the cache \
+                 policy leaves out of the cache key: the answer made for one visitor would be \
+                 cached and served to others (add it to the cache policy)",
+                p.behavior
+            )),
+            ProblemKind::NotGiven => match warned.iter_mut().find(|(r, _)| *r == read) {
+                Some((_, behaviors)) => behaviors.push(&p.behavior),
+                None => warned.push((read, vec![&p.behavior])),
+            },
         }
     }
+    let warned = warned
+        .into_iter()
+        .map(|(read, behaviors)| {
+            format!(
+                "{read}, which the policies of behavior{} {} do not give it: it cannot act on \
+                 it there (add it to a policy if it should)",
+                if behaviors.len() == 1 { "" } else { "s" },
+                behaviors.join(", ")
+            )
+        })
+        .collect();
+    (refused, warned)
 }
 
 /// Every problem, in the order of the behaviors and their associations.
