@@ -225,7 +225,12 @@ pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
 /// Runs one trigger's function on a Lambda@Edge event dict and returns the result dict: in place
 /// when it can, else through the typed model.
 fn handle(py: Python<'_>, trigger: EventType, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    if let Some((_, why)) = host(py)?.missing.iter().find(|(t, _)| *t == trigger) {
+    // Only a trigger without a function can be one this build could not make (per event, the
+    // common case costs one boolean).
+    let host = host(py)?;
+    if !host.functions.has(trigger)
+        && let Some((_, why)) = host.missing.iter().find(|(t, _)| *t == trigger)
+    {
         let package = if cfg!(feature = "typed-route") {
             ""
         } else {
