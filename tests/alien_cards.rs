@@ -8,15 +8,11 @@ use edge_functions::function::{
     EdgeFunctions, Flow, FunctionError, HeaderNames, HeaderReads, OriginResponseStep, RequestEdit,
     ResponseEdit, ViewerRequestStep,
 };
-use edge_functions::site::{self, Registry};
+
+mod support;
 
 fn functions() -> EdgeFunctions {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/alien-cards.site.toml");
-    match site::load_file(&path, &Registry::builtin(), None) {
-        Ok(site) => site.functions,
-        Err(e) => panic!("{e}"),
-    }
+    support::alien_cards_functions()
 }
 use edge_functions::data::{
     Card, CardStore, DataError, MemoryStore, MemoryTemplates, read_cards_file,
