@@ -186,7 +186,7 @@ impl CardSite {
         };
         let names = [self.layout_template.as_str(), self.error_template.as_str()];
         let body = render(data, &names, &self.error_template, context)
-            .unwrap_or_else(|_| fallback_error_page(status, title));
+            .unwrap_or_else(|_| fallback_error_page(status, title, message));
         html_response(status, body, cache_control)
     }
 

@@ -127,12 +127,14 @@ pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
     response
 }
 
-/// The page shown when even the error template cannot be had: plain, static, safe.
-pub fn fallback_error_page(status: u16, title: &str) -> String {
+/// The page shown when even the error template cannot be had: plain, static, safe, with the
+/// site's own title and message (no sentence of the library's).
+pub fn fallback_error_page(status: u16, title: &str, message: &str) -> String {
     let title = minijinja::HtmlEscape(title).to_string();
+    let message = minijinja::HtmlEscape(message).to_string();
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-<body><main><h1>{status} · {title}</h1><p>Please try again in a moment.</p><p><a href=\"/\">Home</a></p></main></body></html>\n"
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+<body><main><h1>{status} · {title}</h1><p>{message}</p></main></body></html>\n"
     )
 }
 
