@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use edge_functions::EventType;
-use edge_functions::data::{MemoryStore, MemoryTemplates, Supplied, read_cards_file};
+use edge_functions::data::{MemoryStore, MemoryTemplates, Supplied, read_items_file};
 use edge_functions::event::parse_event;
 use edge_functions::rules;
 
@@ -68,15 +68,17 @@ fn compact(pretty: &[u8]) -> Vec<u8> {
 
 fn triggers(c: &mut Criterion) {
     let origin = root().join("origin-site");
-    let cards = read_cards_file(&origin.join("data/cards.json")).unwrap();
+    let site = alien_cards();
+    let cards_spec = &site.tables["cards"];
+    let cards = read_items_file(&origin.join("data/cards.json"), cards_spec).unwrap();
     let templates = templates(&origin);
-    let functions = alien_cards();
+    let functions = site.functions;
     for (name, trigger) in CASES {
         // Compact, as Lambda delivers events; the fixtures are pretty-printed for people.
         let pretty = std::fs::read(root().join("tests/fixtures").join(format!("{name}.json")))
             .expect("fixture");
         let bytes = compact(&pretty);
-        let store = MemoryStore::new(cards.clone());
+        let store = MemoryStore::new().with_table(&cards_spec.table(), cards.clone());
         let mut group = c.benchmark_group(*name);
         group.bench_function("bytes", |b| {
             b.iter(|| {
@@ -118,7 +120,7 @@ fn validator(c: &mut Criterion) {
     let bytes =
         std::fs::read(root().join("tests/fixtures/viewer-request/pretty-url.json")).unwrap();
     let cf = parse_event(&bytes).unwrap().records.swap_remove(0).cf;
-    let functions = alien_cards();
+    let functions = alien_cards().functions;
     let result = functions
         .run(EventType::ViewerRequest, &cf, &Supplied::default())
         .unwrap();
@@ -138,11 +140,11 @@ criterion_group! {
 criterion_main!(benches);
 
 /// The Alien Cards functions, from its declaration.
-fn alien_cards() -> edge_functions::function::EdgeFunctions {
+fn alien_cards() -> edge_functions::site::Site {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/alien-cards.site.toml");
     match edge_functions::site::load_file(&path, &edge_functions::site::Registry::builtin(), None) {
-        Ok(site) => site.functions,
+        Ok(site) => site,
         Err(e) => panic!("{e}"),
     }
 }

@@ -1,19 +1,19 @@
-//! Choosing the card store: the embedded file store by default, DynamoDB with `--table` or
-//! `--dynamodb-endpoint`.
+//! Choosing the item store: the embedded file store by default, DynamoDB with `--dynamodb` or
+//! `--dynamodb-endpoint`. The tables (names, keys) are the site's, from its declaration.
 
 use std::sync::Arc;
 
 use clap::Args;
 use cloudfront::config::DataConfig;
-use edge_functions::data::CardStore;
+use edge_functions::data::ItemStore;
 
 #[derive(Args, Clone, Debug, Default)]
 pub struct DataArgs {
-    /// Use this DynamoDB table instead of the embedded store (default: the config's
-    /// `data.table`). Without --dynamodb-endpoint, AWS's endpoints, the default credential chain
-    /// and the region below are used, as AWS tools do.
-    #[arg(long, value_name = "NAME")]
-    pub table: Option<String>,
+    /// Use the site's DynamoDB tables instead of the embedded store. Without
+    /// --dynamodb-endpoint, AWS's endpoints, the default credential chain and the region below
+    /// are used, as AWS tools do.
+    #[arg(long)]
+    pub dynamodb: bool,
     /// A DynamoDB endpoint: `URL` for every replica, or `REGION=URL` for one (repeatable).
     /// Implies DynamoDB. Local endpoints get dummy credentials when none are set.
     #[arg(long = "dynamodb-endpoint", value_name = "[REGION=]URL")]
@@ -27,7 +27,7 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub fn uses_dynamodb(&self) -> bool {
-        self.table.is_some() || !self.endpoints.is_empty()
+        self.dynamodb || !self.endpoints.is_empty()
     }
 
     pub fn region(&self) -> String {
@@ -66,12 +66,11 @@ impl DataArgs {
                 region,
             })
             .collect();
-        let table = self.table.clone().unwrap_or_else(|| data.table.clone());
-        DynamoStore::connect(DynamoConfig::new(table, replicas))
+        DynamoStore::connect(DynamoConfig::new(replicas))
     }
 
     /// The store `serve` and `invoke` use when DynamoDB is asked for.
-    pub fn card_store(&self, data: &DataConfig) -> Result<Arc<dyn CardStore>, String> {
+    pub fn item_store(&self, data: &DataConfig) -> Result<Arc<dyn ItemStore>, String> {
         #[cfg(feature = "dynamodb")]
         {
             Ok(Arc::new(self.dynamo_store(data)?))

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use edge_functions::EventType;
-use edge_functions::data::{CardStore, DirTemplates, EmbeddedStore, MemoryStore, read_cards_file};
+use edge_functions::data::{DirTemplates, EmbeddedStore, SeededTable};
 use edge_functions::event::FunctionResult;
 use edge_functions::rules::{Failure, Violation};
 use edge_functions::runner::{self, Invocation};
@@ -36,14 +36,16 @@ pub struct InvokeArgs {
     /// The distribution config (for the default site, and the table's replicas).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Cards to use instead of the embedded store (same format as origin-site/data/cards.json).
-    #[arg(long, value_name = "FILE")]
-    data: Option<PathBuf>,
-    /// The origin directory holding templates/ and data/cards.json.
+    /// Items to use for a table instead of the embedded store's: `TABLE=FILE` (TABLE as the
+    /// declaration's [tables] names it), or `FILE` when the site has one table. Repeatable. The
+    /// file is a JSON array of items, like the table's `items` file.
+    #[arg(long, value_name = "[TABLE=]FILE")]
+    items: Vec<String>,
+    /// The origin directory holding templates/.
     #[arg(long, value_name = "DIR")]
     origin_dir: Option<PathBuf>,
-    /// The embedded store file; read, never modified, by `invoke`.
-    #[arg(long, value_name = "FILE")]
+    /// The embedded store's directory; read, never modified, by `invoke`.
+    #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
     #[command(flatten)]
     data_store: crate::data_args::DataArgs,
@@ -92,51 +94,103 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         },
         (None, Err(e)) => return bad_input(e),
     };
-    let functions = match edge_functions::site::load_file(&site_file, crate::registry(), None) {
-        Ok(site) => site.functions,
+    let site = match edge_functions::site::load_file(&site_file, crate::registry(), None) {
+        Ok(site) => site,
         Err(e) => return bad_input(e),
     };
+    let functions = &site.functions;
     if args.data_store.uses_dynamodb() {
         let config = match &distribution {
             Ok(config) => config.data.clone(),
             Err(_) => cloudfront::config::DataConfig::default(),
         };
-        let store = match args.data_store.card_store(&config) {
+        let store = match args.data_store.item_store(&config) {
             Ok(store) => store,
             Err(e) => return bad_input(e),
         };
-        eprintln!("note: the function runs on the DynamoDB table; a like changes it");
-        return match runner::invoke(&functions, args.trigger, &event, store.as_ref(), &templates) {
+        eprintln!("note: the function runs on the DynamoDB tables; a counter API changes them");
+        return match runner::invoke(functions, args.trigger, &event, store.as_ref(), &templates) {
             Ok(invocation) => report(&invocation),
             Err(e) => bad_input(format!("{}: {e}", args.event.display())),
         };
     }
-    // `invoke` never changes the embedded store: it works on a copy of the cards in memory.
-    let cards = match &args.data {
-        Some(file) => read_cards_file(file),
-        None => EmbeddedStore::snapshot(
-            &args.store.unwrap_or_else(paths::default_store_file),
-            &paths::seed_file(&origin_dir),
-        ),
-    };
-    let cards = match cards {
-        Ok(cards) => cards,
+    // `invoke` never changes the embedded store: it works on a copy of the items in memory.
+    let tables = match with_items_files(&site, &site_file, &args.items) {
+        Ok(tables) => tables,
         Err(e) => return bad_input(e),
     };
-    let store: Box<dyn CardStore> = Box::new(MemoryStore::new(cards));
-    let invocation =
-        match runner::invoke(&functions, args.trigger, &event, store.as_ref(), &templates) {
-            Ok(invocation) => invocation,
-            Err(e) => return bad_input(format!("{}: {e}", args.event.display())),
-        };
+    let store_dir = args.store.unwrap_or_else(paths::default_store_dir);
+    // Files given with --items are read as they are, not through the store's copy.
+    let (given, stored): (Vec<_>, Vec<_>) = tables.into_iter().partition(|t| t.1);
+    let stored: Vec<SeededTable> = stored.into_iter().map(|t| t.0).collect();
+    let store = EmbeddedStore::snapshot(&store_dir, &stored).and_then(|store| {
+        given.into_iter().try_fold(store, |store, (table, _)| {
+            let file = table.items.clone().unwrap_or_default();
+            let items = edge_functions::data::read_items_file(&file, &table.spec)?;
+            Ok(store.with_table(&table.spec.table(), items))
+        })
+    });
+    let store = match store {
+        Ok(store) => store,
+        Err(e) => return bad_input(e),
+    };
+    let invocation = match runner::invoke(functions, args.trigger, &event, &store, &templates) {
+        Ok(invocation) => invocation,
+        Err(e) => return bad_input(format!("{}: {e}", args.event.display())),
+    };
     report(&invocation)
+}
+
+/// The site's tables, each with whether `--items` gave its file.
+pub(crate) fn with_items_files(
+    site: &edge_functions::site::Site,
+    site_file: &Path,
+    items: &[String],
+) -> Result<Vec<(SeededTable, bool)>, String> {
+    let mut tables: Vec<(SeededTable, bool)> = site
+        .seeded_tables(site_file)
+        .into_iter()
+        .map(|t| (t, false))
+        .collect();
+    for given in items {
+        let (name, file) = match given.split_once('=') {
+            Some((name, file)) => (Some(name), file),
+            None => (None, given.as_str()),
+        };
+        let spec = match name {
+            Some(name) => site.tables.get(name).ok_or_else(|| {
+                format!(
+                    "--items {given}: the site has no table `{name}` (it has: {})",
+                    site.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            })?,
+            None if site.tables.len() == 1 => site
+                .tables
+                .values()
+                .next()
+                .unwrap_or_else(|| unreachable!()),
+            None => {
+                return Err(format!(
+                    "--items {given}: say which table, as TABLE=FILE (the site has: {})",
+                    site.tables.keys().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
+        };
+        for (table, given) in &mut tables {
+            if table.spec.table_name == spec.table_name {
+                table.items = Some(PathBuf::from(file));
+                *given = true;
+            }
+        }
+    }
+    Ok(tables)
 }
 
 fn report(invocation: &Invocation) -> ExitCode {
     let trigger = invocation.trigger;
     let needs = &invocation.needs;
     if !needs.is_empty() {
-        let mut asked: Vec<String> = needs.queries.iter().map(|q| format!("{q:?}")).collect();
+        let mut asked: Vec<String> = needs.queries.iter().map(|q| q.to_string()).collect();
         if !needs.templates.is_empty() {
             asked.push(format!("templates {}", needs.templates.join(", ")));
         }

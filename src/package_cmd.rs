@@ -21,7 +21,7 @@ const VIEWER_TARGET_BYTES: u64 = 300 * 1024;
 /// Each zip holds `edgekit.abi3.so` (the blocks as a CPython extension on the stable ABI,
 /// built with `maturin --zig --compatibility manylinux2014` so it loads on Amazon Linux; its
 /// exported functions are the handlers), `site.toml` (the function's site declaration, checked
-/// before anything is built), `edgekit.json` (table and replicas per region: Lambda@Edge has
+/// before anything is built), `edgekit.json` (the tables' replicas per region: Lambda@Edge has
 /// no environment variables) and, for origin functions, the templates.
 /// Functions with table access get the DynamoDB client; viewer functions do not. Prints each
 /// zip's size against its quota and refuses one over it.
@@ -310,7 +310,6 @@ fn name_after_content(out: &Path, function: &str, zip: &Path) -> Result<(String,
 fn package_config(config: &DistributionConfig) -> serde_json::Value {
     serde_json::json!({
         "site": "site.toml",
-        "table": config.data.table,
         "replicas": config.data.replicas,
     })
 }

@@ -13,12 +13,7 @@ pub fn default_origin_dir() -> PathBuf {
     }
 }
 
-/// The seed data inside an origin directory.
-pub fn seed_file(origin_dir: &Path) -> PathBuf {
-    origin_dir.join("data").join("cards.json")
-}
-
-/// The embedded store's file, where `serve` keeps likes.
-pub fn default_store_file() -> PathBuf {
-    PathBuf::from(".edgekit").join("cards.json")
+/// The embedded store's directory, where `serve` keeps each table in `<table_name>.json`.
+pub fn default_store_dir() -> PathBuf {
+    PathBuf::from(".edgekit")
 }

@@ -8,15 +8,15 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use cloudfront::{DataSources, Distribution, DistributionConfig};
-use edge_functions::data::{CardStore, DirTemplates, EmbeddedStore};
+use edge_functions::data::{DirTemplates, EmbeddedStore, ItemStore};
 
 use crate::paths;
 
 /// Serve the site through a local CloudFront distribution, with the Lambda@Edge functions run
 /// where CloudFront runs them, a TTL cache, and CloudFront's validation of function results.
 ///
-/// Likes are kept in the embedded store (a JSON file, seeded from the origin's data/cards.json);
-/// each like is on disk before it is acknowledged.
+/// The sites' tables are kept in the embedded store (a JSON file per table in .edgekit/, seeded
+/// from each table's `items` file); each write is on disk before it is acknowledged.
 #[derive(Args)]
 pub struct ServeArgs {
     /// The port on 127.0.0.1 (0 picks a free one).
@@ -28,8 +28,8 @@ pub struct ServeArgs {
     /// Serve the S3 origin from this directory instead of the config's `local_dir`.
     #[arg(long, value_name = "DIR")]
     origin_dir: Option<PathBuf>,
-    /// The embedded store's file.
-    #[arg(long, value_name = "FILE")]
+    /// The embedded store's directory (one `<table_name>.json` per table).
+    #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
     /// Reload the config on change, empty the cache when the origin changes, and rebuild and
     /// restart when the Rust sources change.
@@ -49,8 +49,17 @@ pub struct ServeArgs {
 struct Setup {
     config_path: PathBuf,
     origin_dir: Option<PathBuf>,
-    data: DataSources,
+    store: Store,
+    templates: Arc<DirTemplates>,
     cache_bytes: usize,
+}
+
+/// Where the items are.
+enum Store {
+    /// The embedded store's directory: opened again on each build, so that a table a changed
+    /// declaration adds is there (every write is on disk, so nothing is lost in between).
+    Embedded(PathBuf),
+    DynamoDb(Arc<dyn ItemStore>),
 }
 
 impl Setup {
@@ -70,8 +79,15 @@ impl Setup {
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }
-        let sites = loaded.sites;
-        Distribution::new(config, &sites, self.data.clone(), base, self.cache_bytes)
+        let store: Arc<dyn ItemStore> = match &self.store {
+            Store::Embedded(dir) => Arc::new(EmbeddedStore::open(dir, &loaded.all_tables()?)?),
+            Store::DynamoDb(store) => store.clone(),
+        };
+        let data = DataSources {
+            store,
+            templates: self.templates.clone(),
+        };
+        Distribution::new(config, &loaded.sites, data, base, self.cache_bytes)
     }
 }
 
@@ -131,35 +147,28 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
             }
         }
     };
-    let (store, store_name): (Arc<dyn CardStore>, String) = if args.data.uses_dynamodb() {
+    let (store, store_name) = if args.data.uses_dynamodb() {
         let data_args = args.data.clone();
         let data_config = config.data.clone();
         // The store builds its client on its own runtime: not from inside this one.
-        let store = tokio::task::spawn_blocking(move || data_args.card_store(&data_config))
+        let store = tokio::task::spawn_blocking(move || data_args.item_store(&data_config))
             .await
             .map_err(|e| e.to_string())??;
-        let table = args
-            .data
-            .table
-            .clone()
-            .unwrap_or_else(|| config.data.table.clone());
         let replicas = config.data.replicas_for(&args.data.region()).join(" → ");
         (
-            store,
-            format!("DynamoDB table {table} (replicas {replicas})"),
+            Store::DynamoDb(store),
+            format!("DynamoDB (replicas {replicas})"),
         )
     } else {
-        let store_path = args.store.clone().unwrap_or_else(paths::default_store_file);
-        let store = EmbeddedStore::open(&store_path, &paths::seed_file(&origin_dir))?;
-        (Arc::new(store), store_path.display().to_string())
+        let dir = args.store.clone().unwrap_or_else(paths::default_store_dir);
+        let name = format!("embedded in {}", dir.display());
+        (Store::Embedded(dir), name)
     };
     let setup = Setup {
         config_path: config_path.clone(),
         origin_dir: args.origin_dir.clone(),
-        data: DataSources {
-            store,
-            templates: Arc::new(DirTemplates::new(origin_dir.join("templates"))),
-        },
+        store,
+        templates: Arc::new(DirTemplates::new(origin_dir.join("templates"))),
         cache_bytes: args.cache_mb.max(1) * 1024 * 1024,
     };
     let distribution: cloudfront::server::Shared = Arc::new(RwLock::new(Arc::new(setup.build()?)));

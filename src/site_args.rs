@@ -26,3 +26,29 @@ pub fn site_of(
         })?;
     Ok(cloudfront::distribution::site_file(base, &function.site))
 }
+
+/// The declaration the config's functions run, when they all run one; with several, the user
+/// says which.
+pub fn any_site_of(config: &DistributionConfig, config_path: &Path) -> Result<PathBuf, String> {
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let mut sites: Vec<&str> = config
+        .functions
+        .iter()
+        .map(|f| f.get_ref().site.as_str())
+        .collect();
+    sites.sort();
+    sites.dedup();
+    match sites.as_slice() {
+        [site] => Ok(cloudfront::distribution::site_file(base, site)),
+        [] => Err(format!(
+            "{} has no [[functions]], so there is no site: give --site FILE",
+            config_path.display()
+        )),
+        several => Err(format!(
+            "{} runs {} sites ({}): give --site FILE",
+            config_path.display(),
+            several.len(),
+            several.join(", ")
+        )),
+    }
+}

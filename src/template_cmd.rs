@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 /// Print the CloudFormation template (JSON) generated from the distribution config: the bucket
-/// with Origin Access Control, the card table with its global replicas, least-privilege roles,
+/// with Origin Access Control, the sites' tables (from their declarations) with their global
+/// replicas, least-privilege roles,
 /// the functions and their numbered versions, the policies and the distribution.
 /// Deploy it in us-east-1 (Lambda@Edge requires it).
 #[derive(Args)]
@@ -51,7 +52,24 @@ pub fn template(args: TemplateArgs) -> ExitCode {
             cloudfront::template::Packages::default()
         }
     };
-    let template = cloudfront::template::template(&config, &packages);
+    let loaded = match cloudfront::distribution::load_sites(&config, &path, crate::registry()) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tables = loaded
+        .tables
+        .iter()
+        .map(|(site, tables)| {
+            (
+                site.clone(),
+                tables.iter().map(|t| t.spec.clone()).collect(),
+            )
+        })
+        .collect();
+    let template = cloudfront::template::template(&config, &packages, &tables);
     let text = match serde_json::to_string_pretty(&template) {
         Ok(text) => text + "\n",
         Err(e) => {

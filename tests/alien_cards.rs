@@ -14,9 +14,7 @@ mod support;
 fn functions() -> EdgeFunctions {
     support::alien_cards_functions()
 }
-use edge_functions::data::{
-    Card, CardStore, DataError, MemoryStore, MemoryTemplates, read_cards_file,
-};
+use edge_functions::data::{DataError, Item, ItemStore, MemoryStore, MemoryTemplates, Table};
 use edge_functions::event::{Cf, Config, EventType, FunctionResult, Request, Response};
 use edge_functions::rules;
 use edge_functions::runner::{self, Invocation};
@@ -40,22 +38,22 @@ fn templates() -> MemoryTemplates {
     )
 }
 
-fn seed() -> Vec<Card> {
-    read_cards_file(&origin_site().join("data/cards.json")).unwrap()
+fn seeded_store() -> MemoryStore {
+    MemoryStore::new().with_table(&support::cards_table(), support::seed_cards())
 }
 
 /// A store whose backend is down.
 struct DownStore;
-impl CardStore for DownStore {
-    fn get_card(&self, _: &str) -> Result<Option<Card>, DataError> {
+impl ItemStore for DownStore {
+    fn get(&self, _: &Table, _: &str) -> Result<Option<Item>, DataError> {
         Err(DataError::Unavailable(
             "connection refused (table alien-cards-prod)".into(),
         ))
     }
-    fn list_cards(&self) -> Result<Vec<Card>, DataError> {
+    fn scan(&self, _: &Table) -> Result<Vec<Item>, DataError> {
         Err(DataError::Timeout("after 800 ms".into()))
     }
-    fn add_like(&self, _: &str) -> Result<Option<Card>, DataError> {
+    fn add(&self, _: &Table, _: &str, _: &str, _: i64) -> Result<Option<Item>, DataError> {
         Err(DataError::Unavailable("connection refused".into()))
     }
 }
@@ -83,7 +81,7 @@ fn event(trigger: EventType, method: &str, uri: &str, query: &str, headers: &[(&
     }
 }
 
-fn run(store: &dyn CardStore, cf: Cf, trigger: EventType) -> Invocation {
+fn run(store: &dyn ItemStore, cf: Cf, trigger: EventType) -> Invocation {
     let invocation = runner::run(&functions(), trigger, cf, store, &templates());
     assert_eq!(
         invocation.violations,
@@ -119,7 +117,7 @@ fn assert_security_headers(response: &Response) {
 
 #[test]
 fn likes_change_the_home_page_order_and_unknown_ids_create_nothing() {
-    let store = MemoryStore::new(seed());
+    let store = seeded_store();
     for _ in 0..2 {
         let like = run(
             &store,
@@ -147,8 +145,11 @@ fn likes_change_the_home_page_order_and_unknown_ids_create_nothing() {
         EventType::OriginRequest,
     );
     assert_eq!(response(&unknown).status, "404");
-    assert_eq!(store.list_cards().unwrap().len(), 6);
-    assert_eq!(store.get_card("zzzzzzzz").unwrap(), None);
+    assert_eq!(store.scan(&support::cards_table()).unwrap().len(), 6);
+    assert_eq!(
+        store.get(&support::cards_table(), "zzzzzzzz").unwrap(),
+        None
+    );
     let home = run(
         &store,
         event(EventType::OriginRequest, "GET", "/", "", &[]),
@@ -163,7 +164,7 @@ fn likes_change_the_home_page_order_and_unknown_ids_create_nothing() {
 
 #[test]
 fn the_like_answer_remembers_the_card_in_a_cookie() {
-    let store = MemoryStore::new(seed());
+    let store = seeded_store();
     let like = run(
         &store,
         event(
@@ -219,7 +220,7 @@ fn a_missing_template_is_a_function_error() {
         &functions(),
         EventType::OriginRequest,
         event(EventType::OriginRequest, "GET", "/", "", &[]),
-        &MemoryStore::new(seed()),
+        &seeded_store(),
         &MemoryTemplates::default(),
     );
     assert!(matches!(
@@ -234,7 +235,7 @@ fn a_missing_template_is_a_function_error() {
 
 #[test]
 fn every_generated_or_origin_response_carries_the_security_headers() {
-    let store = MemoryStore::new(seed());
+    let store = seeded_store();
     let redirect = run(
         &store,
         event(EventType::ViewerRequest, "GET", "/r/beer", "", &[]),
@@ -273,7 +274,7 @@ fn every_generated_or_origin_response_carries_the_security_headers() {
 
 #[test]
 fn greetings_set_content_language_only_where_known() {
-    let store = MemoryStore::new(seed());
+    let store = seeded_store();
     let fr = run(
         &store,
         event(
@@ -303,7 +304,7 @@ fn greetings_set_content_language_only_where_known() {
 
 #[test]
 fn device_assets_only_for_listed_devices() {
-    let store = MemoryStore::new(seed());
+    let store = seeded_store();
     for (device, expected) in [
         ("Mobile", "/css/mobile/site.css"),
         ("Tablet", "/css/mobile/site.css"),

@@ -70,7 +70,7 @@ fn events_for_every_trigger_are_accepted_by_invoke() {
         );
         let file = dir.join(format!("{i}.json"));
         std::fs::write(&file, &output.stdout).unwrap();
-        let store = dir.join("no-store.json");
+        let store = dir.join("no-store");
         let invoked = edgekit(&[
             "invoke",
             args[0],

@@ -32,9 +32,8 @@ fn the_block_reference_lists_every_block_with_settings_and_example() {
         "security-headers",
         "default-cache-control",
         "device-assets",
-        "home-page",
-        "card-page",
-        "like-api",
+        "page",
+        "counter-api",
         "friendly-errors",
         "country-redirect",
     ] {
@@ -172,7 +171,7 @@ fn a_read_outside_the_cache_key_is_refused() {
         "--config".as_ref(),
         config_file.as_os_str(),
         "--store".as_ref(),
-        dir.join("cards.json").as_os_str(),
+        dir.join("store").as_os_str(),
     ]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

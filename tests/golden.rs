@@ -53,7 +53,7 @@ fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     // An embedded store that does not exist: `invoke` then reads the seed data, so the golden
     // output never depends on likes a developer clicked locally.
-    let store = std::env::temp_dir().join("edgekit-golden-no-store.json");
+    let store = std::env::temp_dir().join("edgekit-golden-no-store");
     for trigger in TRIGGERS {
         for event in json_files(&fixtures().join(trigger)) {
             let file = event.file_name().unwrap().to_string_lossy().into_owned();
@@ -73,7 +73,7 @@ fn cases() -> Vec<Case> {
             ];
             let data = event.with_file_name(format!("{stem}.data.json"));
             if data.exists() {
-                args.extend(["--data".to_owned(), data.display().to_string()]);
+                args.extend(["--items".to_owned(), data.display().to_string()]);
             }
             cases.push(Case {
                 name: format!("{trigger}/{stem}"),

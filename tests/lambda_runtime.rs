@@ -235,7 +235,7 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
             trigger,
             vec![std::fs::read(&case.file).unwrap()],
             &[
-                ("EDGEKIT_TABLE", &table),
+                ("EDGEKIT_SITE", &table.site.display().to_string()),
                 ("EDGEKIT_DYNAMODB_ENDPOINT", &endpoint),
             ],
         );

@@ -75,7 +75,7 @@ fn the_viewer_package_gives_what_invoke_gives_on_every_viewer_fixture() {
 
     let out = python_with_config(
         &module,
-        serde_json::json!({"site": site_file(), "table": "alien-cards"}),
+        serde_json::json!({"site": site_file()}),
         "try:\n    edgekit.origin_request(event('origin-request/css-desktop'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n",
     );
     let message = out.as_str().unwrap();
@@ -96,19 +96,19 @@ fn a_bad_package_config_is_refused_clearly() {
     let script = "try:\n    edgekit.viewer_request(event('viewer-request/pretty-url'), None)\n    print(json.dumps('answered'))\nexcept RuntimeError as e:\n    print(json.dumps(str(e)))\n";
     for (config, wanted) in [
         (
-            serde_json::json!({"site": site_file(), "table": "t", "tabel": "t"}),
+            serde_json::json!({"site": site_file(), "tabel": "t"}),
             "unknown field `tabel`",
         ),
         (
-            serde_json::json!({"site": site_file()}),
-            "`table` is missing",
+            serde_json::json!({"templates": "templates"}),
+            "`site` is missing",
         ),
         (
-            serde_json::json!({"site": site_file(), "table": 7}),
-            "`table` is not a string",
+            serde_json::json!({"site": site_file(), "templates": 7}),
+            "`templates` is not a string",
         ),
         (
-            serde_json::json!({"site": "other-site.toml", "table": "t"}),
+            serde_json::json!({"site": "other-site.toml"}),
             "cannot read the site declaration",
         ),
     ] {
@@ -134,7 +134,6 @@ fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> u
         &config,
         serde_json::json!({
             "site": site_file(),
-            "table": "alien-cards",
             "templates": root().join("origin-site/templates"),
         })
         .to_string(),
@@ -281,8 +280,7 @@ fn the_python_host_reads_and_likes_through_dynamodb() {
     );
     let config = |endpoint: &str| {
         serde_json::json!({
-            "site": site_file(),
-            "table": table,
+            "site": table.site,
             "replicas": {"us-east-1": ["us-east-1"]},
             "endpoints": {"us-east-1": endpoint},
             "templates": root().join("origin-site/templates"),
@@ -347,8 +345,7 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
         let got = python_with_config(
             &module,
             serde_json::json!({
-                "site": site_file(),
-                "table": table,
+                "site": table.site,
                 "endpoints": {"us-east-1": endpoint},
                 "templates": root().join("origin-site/templates"),
             }),
@@ -453,8 +450,7 @@ print(json.dumps(out))
     let failed_over = python_with_config(
         &module,
         serde_json::json!({
-            "site": site_file(),
-            "table": table,
+            "site": table.site,
             "replicas": {"us-east-1": ["us-east-1", "us-west-2"]},
             "endpoints": {"us-east-1": throttled, "us-west-2": endpoint},
             "templates": root().join("origin-site/templates"),
@@ -473,8 +469,7 @@ print(json.dumps(out))
     let all_throttled = python_with_config(
         &module,
         serde_json::json!({
-            "site": site_file(),
-            "table": table,
+            "site": table.site,
             "endpoints": {"us-east-1": throttled},
             "templates": root().join("origin-site/templates"),
         }),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use edge_functions::data::{Card, CardStore, DataError, MemoryStore, Supplied};
+use edge_functions::data::{DataError, Item, ItemStore, MemoryStore, Supplied, Table};
 use edge_functions::event::{Origin, Request, Response};
 use edge_functions::function::{
     EdgeFunctions, Flow, FunctionError, OriginRequestFunction, OriginRequestStep,
@@ -549,7 +549,11 @@ async fn likes_change_the_home_page_order_after_its_ttl() {
         "Music",
         "the most liked card leads once the TTL is over"
     );
-    assert_eq!(store.get_card("bcbd2481").unwrap().unwrap().likes, 3);
+    let music = store
+        .get(&support::cards_table(), "bcbd2481")
+        .unwrap()
+        .unwrap();
+    assert_eq!(support::likes(&music), 3);
     site.stop().await;
 }
 
@@ -569,25 +573,31 @@ impl FlakyStore {
     }
 }
 
-impl CardStore for FlakyStore {
-    fn get_card(&self, id: &str) -> Result<Option<Card>, DataError> {
+impl ItemStore for FlakyStore {
+    fn get(&self, table: &Table, key: &str) -> Result<Option<Item>, DataError> {
         self.check()?;
-        self.inner.get_card(id)
+        self.inner.get(table, key)
     }
-    fn list_cards(&self) -> Result<Vec<Card>, DataError> {
+    fn scan(&self, table: &Table) -> Result<Vec<Item>, DataError> {
         self.check()?;
-        self.inner.list_cards()
+        self.inner.scan(table)
     }
-    fn add_like(&self, id: &str) -> Result<Option<Card>, DataError> {
+    fn add(
+        &self,
+        table: &Table,
+        key: &str,
+        attribute: &str,
+        amount: i64,
+    ) -> Result<Option<Item>, DataError> {
         self.check()?;
-        self.inner.add_like(id)
+        self.inner.add(table, key, attribute, amount)
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_outage_gives_a_clean_page_and_the_site_recovers_by_itself() {
     let store = Arc::new(FlakyStore {
-        inner: MemoryStore::new(support::seed_cards()),
+        inner: MemoryStore::new().with_table(&support::cards_table(), support::seed_cards()),
         down: true.into(),
     });
     let site = TestSite::alien_cards(&shipped_config(), store.clone()).await;

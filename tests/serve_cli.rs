@@ -81,7 +81,7 @@ fn terminate(mut child: Child) {
 #[test]
 fn acknowledged_likes_survive_a_crash() {
     let dir = scratch("restart");
-    let store = dir.join("cards.json");
+    let store = dir.join("store");
     let (mut child, address) = start(&store);
     for _ in 0..2 {
         let (status, body) = http(&address, "POST", "/api/like?id=fe2f80a7");
@@ -125,7 +125,7 @@ fn a_bad_config_is_refused_at_start_with_its_line() {
         .args(["serve", "--port", "0", "--config"])
         .arg(&config)
         .arg("--store")
-        .arg(dir.join("cards.json"))
+        .arg(dir.join("store"))
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -175,8 +175,11 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     let config = dir.join("distribution.toml");
     std::fs::copy(root.join("cloudfront/distribution.toml"), &config).unwrap();
     let declaration = dir.join("alien-cards.site.toml");
-    std::fs::copy(root.join("cloudfront/alien-cards.site.toml"), &declaration).unwrap();
-    let store = dir.join("cards.json");
+    let text = std::fs::read_to_string(root.join("cloudfront/alien-cards.site.toml"))
+        .unwrap()
+        .replace("../origin-site/data/cards.json", "site/data/cards.json");
+    std::fs::write(&declaration, text).unwrap();
+    let store = dir.join("store");
     let (child, address) = spawn_serve(&[
         "--watch".as_ref(),
         "--config".as_ref(),

@@ -14,6 +14,24 @@ fn shipped() -> DistributionConfig {
     .unwrap()
 }
 
+/// Each site's tables, as `template` reads them from the declarations.
+fn tables(
+    config: &DistributionConfig,
+) -> std::collections::HashMap<String, Vec<edge_functions::data::TableSpec>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/distribution.toml");
+    let loaded = cloudfront::distribution::load_sites(
+        config,
+        &path,
+        &edge_functions::site::Registry::builtin(),
+    )
+    .unwrap();
+    loaded
+        .tables
+        .into_iter()
+        .map(|(site, tables)| (site, tables.into_iter().map(|t| t.spec).collect()))
+        .collect()
+}
+
 /// What `package` would report, with a made-up hash per function and `build`.
 fn built(config: &DistributionConfig, build: &str) -> Packages {
     Packages(
@@ -40,7 +58,10 @@ fn built(config: &DistributionConfig, build: &str) -> Packages {
 fn new_code_is_a_new_key_and_a_new_retained_version() {
     let config = shipped();
     let (first, second) = (built(&config, "a"), built(&config, "b"));
-    let (t1, t2) = (template(&config, &first), template(&config, &second));
+    let (t1, t2) = (
+        template(&config, &first, &tables(&config)),
+        template(&config, &second, &tables(&config)),
+    );
     for function in config.functions.iter().map(|f| f.get_ref()) {
         let id = logical_id(&function.name);
         let (v1, v2) = (
@@ -57,7 +78,7 @@ fn new_code_is_a_new_key_and_a_new_retained_version() {
             second.0[&function.name].key
         );
     }
-    let untouched = template(&config, &Packages::default());
+    let untouched = template(&config, &Packages::default(), &tables(&config));
     let function = config.functions[0].get_ref();
     assert_eq!(
         untouched["Parameters"][format!("{}CodeKey", logical_id(&function.name))]["Default"],
@@ -68,7 +89,7 @@ fn new_code_is_a_new_key_and_a_new_retained_version() {
 #[test]
 fn every_behavior_and_trigger_of_the_config_is_in_the_template() {
     let config = shipped();
-    let t = template(&config, &built(&config, "a"));
+    let t = template(&config, &built(&config, "a"), &tables(&config));
     let distribution = &t["Resources"]["Distribution"]["Properties"]["DistributionConfig"];
     let behaviors = distribution["CacheBehaviors"].as_array().unwrap();
     assert_eq!(behaviors.len(), config.behaviors.len());
@@ -129,7 +150,7 @@ fn check_associations(
 #[test]
 fn roles_are_least_privilege_and_assumable_by_lambda_at_edge() {
     let config = shipped();
-    let t = template(&config, &built(&config, "a"));
+    let t = template(&config, &built(&config, "a"), &tables(&config));
     for function in config.functions.iter().map(|f| f.get_ref()) {
         let role = &t["Resources"][format!("{}Role", logical_id(&function.name))]["Properties"];
         let principals = &role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"];
@@ -173,9 +194,11 @@ fn roles_are_least_privilege_and_assumable_by_lambda_at_edge() {
         "cloudfront.amazonaws.com"
     );
     assert!(bucket_policy["Condition"]["StringEquals"]["AWS:SourceArn"].is_object());
-    let replicas = t["Resources"]["CardsTable"]["Properties"]["Replicas"]
-        .as_array()
-        .unwrap();
+    // The table, its key and its name are the site's.
+    let table = &t["Resources"]["AlienCardsTable"]["Properties"];
+    assert_eq!(table["TableName"], "alien-cards");
+    assert_eq!(table["KeySchema"][0]["AttributeName"], "CardId");
+    let replicas = table["Replicas"].as_array().unwrap();
     assert_eq!(replicas.len(), config.data.replica_regions().len());
 }
 
@@ -188,7 +211,12 @@ fn cfn_lint_finds_no_error() {
     let file = std::env::temp_dir().join(format!("edgekit-template-{}.json", std::process::id()));
     std::fs::write(
         &file,
-        serde_json::to_string_pretty(&template(&shipped(), &built(&shipped(), "a"))).unwrap(),
+        serde_json::to_string_pretty(&template(
+            &shipped(),
+            &built(&shipped(), "a"),
+            &tables(&shipped()),
+        ))
+        .unwrap(),
     )
     .unwrap();
     let output = std::process::Command::new(cfn_lint)

@@ -130,9 +130,12 @@ def find_module(package_dir, work):
     return work / "edgekit.abi3.so", keys[0]
 
 
-def seed(cli, endpoint, table):
+def seed(cli, endpoint, table, site):
+    """Renames the site's table to `table` in the packaged declaration, and seeds it."""
+    site.write_text(site.read_text().replace('table_name = "alien-cards"', f'table_name = "{table}"'))
     done = subprocess.run([str(cli), "seed", "--endpoint", endpoint, "--region", REGION,
-                           "--table", table, "--cards", str(ROOT / "origin-site/data/cards.json")],
+                           "--site", str(site),
+                           "--items", str(ROOT / "origin-site/data/cards.json")],
                           cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"seeding {table} failed:\n{done.stderr}")
@@ -162,10 +165,9 @@ def main():
             work = pathlib.Path(tmp)
             so, key = find_module(args.package_dir, work)
             table = f"first-answer-{os.getpid()}"
-            seed(cli, endpoint, table)
+            seed(cli, endpoint, table, work / "site.toml")
             config = json.loads((work / "edgekit.json").read_text())
             regions = set(config.get("replicas", {})) | {r for rs in config.get("replicas", {}).values() for r in rs}
-            config["table"] = table
             config["endpoints"] = {region: endpoint for region in regions | {REGION}}
             (work / "edgekit.json").write_text(json.dumps(config))
 

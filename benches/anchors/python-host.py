@@ -147,7 +147,7 @@ def load_module(path):
     else:
         so.write_bytes(pathlib.Path(path).read_bytes())
         (tmp / "edgekit.json").write_text(json.dumps(
-            {"site": str(ROOT / "cloudfront" / "alien-cards.site.toml"), "table": "alien-cards", "templates": str(ROOT / "origin-site" / "templates")}))
+            {"site": str(ROOT / "cloudfront" / "alien-cards.site.toml"), "templates": str(ROOT / "origin-site" / "templates")}))
     os.environ["EDGEKIT_CONFIG"] = str(tmp / "edgekit.json")
     spec = importlib.util.spec_from_file_location("edgekit", so)
     module = importlib.util.module_from_spec(spec)

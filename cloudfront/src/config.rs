@@ -44,23 +44,14 @@ pub struct DistributionConfig {
     pub data: DataConfig,
 }
 
-/// The card table, and the replicas a function uses from each region it may run in.
-#[derive(Debug, Clone, Deserialize)]
+/// Where the sites' tables are: the replicas a function uses from each region it may run in.
+/// The tables themselves (names, keys) are the sites' own, in their declarations.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    pub table: String,
     /// `AWS_REGION` of the running function → replica regions, nearest first.
     #[serde(default)]
     pub replicas: BTreeMap<String, Vec<String>>,
-}
-
-impl Default for DataConfig {
-    fn default() -> Self {
-        DataConfig {
-            table: "alien-cards".into(),
-            replicas: BTreeMap::new(),
-        }
-    }
 }
 
 impl DataConfig {
@@ -194,12 +185,12 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
-    /// What the function may do on the card table; the deployed role grants exactly this.
+    /// What the function may do on its site's tables; the deployed role grants exactly this.
     #[serde(default)]
     pub table_access: TableAccess,
 }
 
-/// A function's rights on the card table.
+/// A function's rights on its site's tables.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TableAccess {

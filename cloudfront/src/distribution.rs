@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use base64::Engine;
 use bytes::Bytes;
-use edge_functions::data::{CardStore, Supplied, TemplateSource};
+use edge_functions::data::{ItemStore, Supplied, TemplateSource};
 use edge_functions::event::{
     BodyAction, BodyEncoding, Cf, Config, CustomOrigin, FunctionResult, Origin, RequestBody,
     Response, S3Origin,
@@ -146,7 +146,7 @@ impl ResolvedBehavior {
 /// Where the data for the site's functions comes from.
 #[derive(Clone)]
 pub struct DataSources {
-    pub store: Arc<dyn CardStore>,
+    pub store: Arc<dyn ItemStore>,
     pub templates: Arc<dyn TemplateSource>,
 }
 
@@ -173,7 +173,37 @@ pub fn site_file(base_dir: &std::path::Path, site: &str) -> std::path::PathBuf {
 /// behaviors' policies warns about.
 pub struct LoadedSites {
     pub sites: Sites,
+    /// Each site's tables, by the config's `site` (the items files resolved).
+    pub tables: HashMap<String, Vec<edge_functions::data::SeededTable>>,
     pub warnings: Vec<String>,
+}
+
+impl LoadedSites {
+    /// Every table of every site, once each (two sites may share a table: the same name must be
+    /// the same table).
+    pub fn all_tables(&self) -> Result<Vec<edge_functions::data::SeededTable>, String> {
+        let mut all: std::collections::BTreeMap<String, edge_functions::data::SeededTable> =
+            std::collections::BTreeMap::new();
+        let mut sites: Vec<&String> = self.tables.keys().collect();
+        sites.sort();
+        for site in sites {
+            for table in &self.tables[site] {
+                match all.get(&table.spec.table_name) {
+                    Some(kept) if kept.spec.key != table.spec.key => {
+                        return Err(format!(
+                            "table {} has key {} in one site and {} in {site}",
+                            table.spec.table_name, kept.spec.key, table.spec.key
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        all.insert(table.spec.table_name.clone(), table.clone());
+                    }
+                }
+            }
+        }
+        Ok(all.into_values().collect())
+    }
 }
 
 /// Loads every site declaration the config's functions name (each once), with the blocks of
@@ -187,6 +217,7 @@ pub fn load_sites(
 ) -> Result<LoadedSites, String> {
     let base_dir = config_path.parent().unwrap_or(std::path::Path::new("."));
     let mut sites = Sites::new();
+    let mut tables = HashMap::new();
     for function in config.functions.iter().map(|f| f.get_ref()) {
         if sites.contains_key(&function.site) {
             continue;
@@ -194,6 +225,7 @@ pub fn load_sites(
         let path = site_file(base_dir, &function.site);
         let site =
             edge_functions::site::load_file(&path, registry, None).map_err(|e| e.to_string())?;
+        tables.insert(function.site.clone(), site.seeded_tables(&path));
         sites.insert(function.site.clone(), Arc::new(site.functions));
     }
     let (refused, warned) =
@@ -203,7 +235,13 @@ pub fn load_sites(
         return Err(refused.into_iter().map(at).collect::<Vec<_>>().join("\n"));
     }
     let warnings = warned.into_iter().map(at).collect();
-    Ok(LoadedSites { sites, warnings })
+    let loaded = LoadedSites {
+        sites,
+        tables,
+        warnings,
+    };
+    loaded.all_tables()?;
+    Ok(loaded)
 }
 
 impl Distribution {

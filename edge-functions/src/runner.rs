@@ -1,7 +1,7 @@
 //! Running a function in-process on an event, as Lambda@Edge would, and judging the result as
 //! CloudFront would. `invoke`, the golden tests and the benches all come through here.
 
-use crate::data::{CardStore, Needs, Supplied, TemplateSource};
+use crate::data::{ItemStore, Needs, Supplied, TemplateSource};
 use crate::event::{Cf, EventError, EventType, FunctionResult, parse_event};
 use crate::function::{EdgeFunctions, FunctionError};
 use crate::rules::{self, Failure, Violation};
@@ -42,7 +42,7 @@ pub fn invoke(
     functions: &EdgeFunctions,
     trigger: EventType,
     event: &[u8],
-    store: &dyn CardStore,
+    store: &dyn ItemStore,
     templates: &dyn TemplateSource,
 ) -> Result<Invocation, EventError> {
     let cf = read_event(trigger, event)?;
@@ -54,7 +54,7 @@ pub fn run(
     functions: &EdgeFunctions,
     trigger: EventType,
     cf: Cf,
-    store: &dyn CardStore,
+    store: &dyn ItemStore,
     templates: &dyn TemplateSource,
 ) -> Invocation {
     let needs = functions.needs(trigger, &cf);

@@ -5,7 +5,7 @@
 //!
 //! Configuration comes from the environment here (regional Lambda has it): `EDGEKIT_SITE`, the
 //! site declaration (default `site.toml` beside the binary), read once when the process starts;
-//! `EDGEKIT_TEMPLATES` (default `templates` beside the binary), and with the `dynamodb` feature `EDGEKIT_TABLE`,
+//! `EDGEKIT_TEMPLATES` (default `templates` beside the binary), and with the `dynamodb` feature
 //! `EDGEKIT_REPLICAS` (comma-separated regions, nearest first; default `AWS_REGION`) and
 //! `EDGEKIT_DYNAMODB_ENDPOINT` (local tests).
 
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use edge_functions::EventType;
-use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
+use edge_functions::data::{DirTemplates, ItemStore, KeptTemplates};
 use edge_functions::runner;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -21,12 +21,12 @@ use serde_json::Value;
 struct Host {
     trigger: EventType,
     functions: edge_functions::function::EdgeFunctions,
-    store: Box<dyn CardStore>,
+    store: Box<dyn ItemStore>,
     templates: KeptTemplates<DirTemplates>,
 }
 
 #[cfg(feature = "dynamodb")]
-fn store() -> Result<Box<dyn CardStore>, String> {
+fn store() -> Result<Box<dyn ItemStore>, String> {
     use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
     let endpoint = std::env::var("EDGEKIT_DYNAMODB_ENDPOINT").ok();
@@ -38,15 +38,12 @@ fn store() -> Result<Box<dyn CardStore>, String> {
             endpoint: endpoint.clone(),
         })
         .collect();
-    let table = std::env::var("EDGEKIT_TABLE").unwrap_or_else(|_| "alien-cards".into());
-    Ok(Box::new(DynamoStore::connect(DynamoConfig::new(
-        table, replicas,
-    ))?))
+    Ok(Box::new(DynamoStore::connect(DynamoConfig::new(replicas))?))
 }
 
 #[cfg(not(feature = "dynamodb"))]
-fn store() -> Result<Box<dyn CardStore>, String> {
-    Ok(Box::new(edge_functions::data::MemoryStore::new(Vec::new())))
+fn store() -> Result<Box<dyn ItemStore>, String> {
+    Ok(Box::new(edge_functions::data::MemoryStore::new()))
 }
 
 fn host() -> Result<Host, String> {

@@ -2,8 +2,8 @@
 //! is a Lambda handler itself (`edgekit.viewer_request(event, context)`), so the package needs
 //! no Python code. Which functions: the site declaration beside the module (`site.toml`).
 //!
-//! Lambda@Edge has no environment variables, so configuration (the card table, its replicas per
-//! region, where the templates are) is `edgekit.json` beside the module, read once, on the
+//! Lambda@Edge has no environment variables, so configuration (the tables' replicas per region,
+//! where the templates are; the tables themselves are the site's) is `edgekit.json` beside the module, read once, on the
 //! first event. `EDGEKIT_CONFIG` may name another file, for local tests.
 //!
 //! Events are handled in place (`in_place`): the headers a function reads are copied out, its
@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 
 use edge_functions::EventType;
 #[cfg(feature = "typed-route")]
-use edge_functions::data::{CardStore, DirTemplates, KeptTemplates};
+use edge_functions::data::{DirTemplates, ItemStore, KeptTemplates};
 use edge_functions::function::EdgeFunctions;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -38,8 +38,7 @@ use pyo3::types::PyDict;
 struct PackageConfig {
     /// The site declaration (in the file: relative to it).
     site: PathBuf,
-    /// The card table and, per AWS_REGION, its replicas nearest first.
-    table: String,
+    /// Per AWS_REGION, the tables' replicas nearest first.
     replicas: BTreeMap<String, Vec<String>>,
     /// Endpoints to use instead of AWS's, by region (local tests only).
     endpoints: BTreeMap<String, String>,
@@ -63,17 +62,15 @@ impl PackageConfig {
         };
         let mut config = PackageConfig {
             site: PathBuf::new(),
-            table: String::new(),
             replicas: BTreeMap::new(),
             endpoints: BTreeMap::new(),
             templates: PathBuf::from("templates"),
         };
-        let (mut site, mut table) = (false, false);
+        let mut site = false;
         for (key, value) in object.iter() {
             let key = string(&key, "a key")?;
             match key.as_str() {
                 "site" => (config.site, site) = (string(&value, "site")?.into(), true),
-                "table" => (config.table, table) = (string(&value, "table")?, true),
                 "templates" => config.templates = string(&value, "templates")?.into(),
                 "replicas" => {
                     config.replicas = value.extract().map_err(|_| {
@@ -88,10 +85,10 @@ impl PackageConfig {
                 other => return Err(format!("unknown field `{other}`")),
             }
         }
-        match (site, table) {
-            (false, _) => Err("`site` is missing".into()),
-            (_, false) => Err("`table` is missing".into()),
-            _ => Ok(config),
+        if site {
+            Ok(config)
+        } else {
+            Err("`site` is missing".into())
         }
     }
 }
@@ -102,7 +99,7 @@ pub(crate) struct Host {
     /// blocks), and why.
     missing: Vec<(EventType, String)>,
     #[cfg(feature = "typed-route")]
-    store: Box<dyn CardStore>,
+    store: Box<dyn ItemStore>,
     #[cfg(feature = "typed-route")]
     templates: KeptTemplates<DirTemplates>,
 }
@@ -113,26 +110,26 @@ static HOST: OnceLock<Result<Host, String>> = OnceLock::new();
 /// module was built by a team's crate with its own (`init`).
 static REGISTRY: OnceLock<fn() -> edge_functions::site::Registry> = OnceLock::new();
 
-/// A store for packages built without a card store: every query fails cleanly, so a page
+/// A store for packages built without a DynamoDB client: every query fails cleanly, so a page
 /// function answers its 503 page rather than crashing.
 #[cfg(all(feature = "typed-route", not(feature = "dynamodb")))]
 mod no_store {
-    use edge_functions::data::{Card, CardStore, DataError};
+    use edge_functions::data::{DataError, Item, ItemStore, Table};
 
     pub struct NoStore;
 
     fn unavailable() -> DataError {
-        DataError::Unavailable("this package has no card store".into())
+        DataError::Unavailable("this package has no item store".into())
     }
 
-    impl CardStore for NoStore {
-        fn get_card(&self, _: &str) -> Result<Option<Card>, DataError> {
+    impl ItemStore for NoStore {
+        fn get(&self, _: &Table, _: &str) -> Result<Option<Item>, DataError> {
             Err(unavailable())
         }
-        fn list_cards(&self) -> Result<Vec<Card>, DataError> {
+        fn scan(&self, _: &Table) -> Result<Vec<Item>, DataError> {
             Err(unavailable())
         }
-        fn add_like(&self, _: &str) -> Result<Option<Card>, DataError> {
+        fn add(&self, _: &Table, _: &str, _: &str, _: i64) -> Result<Option<Item>, DataError> {
             Err(unavailable())
         }
     }
@@ -179,7 +176,7 @@ fn load_host(config: PackageConfig) -> Result<Host, String> {
 }
 
 #[cfg(feature = "dynamodb")]
-fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
+fn store(config: &PackageConfig) -> Result<Box<dyn ItemStore>, String> {
     use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
     // Lambda sets AWS_REGION to the Region the replica of the function runs in.
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
@@ -194,15 +191,12 @@ fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
             region,
         })
         .collect();
-    Ok(Box::new(DynamoStore::connect(DynamoConfig::new(
-        config.table.clone(),
-        replicas,
-    ))?))
+    Ok(Box::new(DynamoStore::connect(DynamoConfig::new(replicas))?))
 }
 
 #[cfg(all(feature = "typed-route", not(feature = "dynamodb")))]
-fn store(config: &PackageConfig) -> Result<Box<dyn CardStore>, String> {
-    let _ = (&config.table, &config.replicas, &config.endpoints);
+fn store(config: &PackageConfig) -> Result<Box<dyn ItemStore>, String> {
+    let _ = (&config.replicas, &config.endpoints);
     Ok(Box::new(no_store::NoStore))
 }
 

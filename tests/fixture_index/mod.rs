@@ -34,7 +34,7 @@ fn all(trigger: &str) -> Vec<Case> {
                 "{}.data.json",
                 file.file_stem().unwrap().to_string_lossy()
             ));
-            let reads_cards = ["\ndata: Get", "\ndata: List", "\ndata: AddLike"]
+            let reads_cards = ["\ndata: get ", "\ndata: list ", "\ndata: add "]
                 .iter()
                 .any(|d| expected.contains(d));
             Case {
@@ -124,18 +124,40 @@ pub fn site_cards() -> PathBuf {
     root().join("origin-site/data/cards.json")
 }
 
+/// A table of its own for one test: its DynamoDB name, and the Alien Cards declaration with its
+/// cards table renamed to it (in the temporary folder; the hosts read the table's name from it).
+pub struct TestTable {
+    pub name: String,
+    pub site: PathBuf,
+}
+
+impl Drop for TestTable {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.site);
+    }
+}
+
 /// A new table on the test DynamoDB server, in `region` (the server keeps tables per region),
-/// holding `cards`, seeded through the CLI as a user would; its name is returned.
-pub fn seed_table(endpoint: &str, region: &str, cards: &Path, prefix: &str) -> String {
+/// holding `cards`, seeded through the CLI as a user would.
+pub fn seed_table(endpoint: &str, region: &str, cards: &Path, prefix: &str) -> TestTable {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let table = format!(
+    let name = format!(
         "{prefix}-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
+    let declaration = std::fs::read_to_string(root().join("cloudfront/alien-cards.site.toml"))
+        .unwrap()
+        .replace(
+            "table_name = \"alien-cards\"",
+            &format!("table_name = {name:?}"),
+        );
+    let site = std::env::temp_dir().join(format!("{name}.site.toml"));
+    std::fs::write(&site, declaration).unwrap();
     let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_edgekit"))
-        .args(["seed", "--endpoint", endpoint, "--region", region])
-        .args(["--table", &table, "--cards"])
+        .args(["seed", "--endpoint", endpoint, "--region", region, "--site"])
+        .arg(&site)
+        .arg("--items")
         .arg(cards)
         .current_dir(root())
         .output()
@@ -145,5 +167,5 @@ pub fn seed_table(endpoint: &str, region: &str, cards: &Path, prefix: &str) -> S
         "seed: {}",
         String::from_utf8_lossy(&seeded.stderr)
     );
-    table
+    TestTable { name, site }
 }

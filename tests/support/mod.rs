@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use cloudfront::distribution::Sites;
 use cloudfront::{DataSources, Distribution, DistributionConfig};
-use edge_functions::data::{Card, CardStore, DirTemplates, MemoryStore, read_cards_file};
+use edge_functions::data::{DirTemplates, Item, ItemStore, MemoryStore, Table, TableSpec};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -35,12 +35,31 @@ pub fn shipped_config() -> String {
         )
 }
 
-pub fn seed_cards() -> Vec<Card> {
-    read_cards_file(&origin_site().join("data/cards.json")).unwrap()
+/// The cards table, as the Alien Cards declaration declares it.
+pub fn cards_spec() -> TableSpec {
+    let path = root().join("cloudfront/alien-cards.site.toml");
+    let site =
+        edge_functions::site::load_file(&path, &edge_functions::site::Registry::builtin(), None)
+            .unwrap();
+    site.tables["cards"].clone()
+}
+
+pub fn cards_table() -> Table {
+    cards_spec().table()
+}
+
+pub fn seed_cards() -> Vec<Item> {
+    edge_functions::data::read_items_file(&origin_site().join("data/cards.json"), &cards_spec())
+        .unwrap()
 }
 
 pub fn memory_store() -> Arc<MemoryStore> {
-    Arc::new(MemoryStore::new(seed_cards()))
+    Arc::new(MemoryStore::new().with_table(&cards_table(), seed_cards()))
+}
+
+/// A card's likes, as a number.
+pub fn likes(item: &Item) -> u64 {
+    item.get("Likes").and_then(|v| v.as_u64()).unwrap_or(0)
 }
 
 pub struct TestSite {
@@ -73,7 +92,7 @@ impl Reply {
 
 impl TestSite {
     /// Serves `config` with the given sites and card store.
-    pub async fn start(config: &str, sites: Sites, store: Arc<dyn CardStore>) -> TestSite {
+    pub async fn start(config: &str, sites: Sites, store: Arc<dyn ItemStore>) -> TestSite {
         let config = DistributionConfig::parse(config, std::path::Path::new("test.toml")).unwrap();
         let data = DataSources {
             store,
@@ -101,7 +120,7 @@ impl TestSite {
     }
 
     /// The Alien Cards site on the shipped config (or a variant of it).
-    pub async fn alien_cards(config: &str, store: Arc<dyn CardStore>) -> TestSite {
+    pub async fn alien_cards(config: &str, store: Arc<dyn ItemStore>) -> TestSite {
         let sites: Sites = HashMap::from([(
             "alien-cards.site.toml".to_owned(),
             Arc::new(alien_cards_functions()),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blocks::pages::{CardSite, Visitor};
+use crate::blocks::pages::{PageSite, Visitor};
 use crate::data::{Needs, Supplied};
 use crate::event::{Request, Response};
 use crate::function::{FunctionError, HeaderReads, OriginResponseStep, ResponseEdit};
@@ -13,7 +13,7 @@ use crate::function::{FunctionError, HeaderReads, OriginResponseStep, ResponseEd
 /// into the site's 404 page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FriendlyErrors {
-    pub site: Arc<CardSite>,
+    pub site: Arc<PageSite>,
     /// Origin statuses that mean "no such object".
     pub statuses: Vec<u16>,
     pub cache_control: String,

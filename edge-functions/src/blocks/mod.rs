@@ -5,17 +5,18 @@
 //! is named and given its settings. Nothing here knows a site.
 
 pub mod cache_control;
+#[cfg(feature = "pages")]
+pub mod counter_api;
 #[cfg(feature = "origin")]
 pub mod country;
 pub mod device_assets;
 #[cfg(feature = "pages")]
 pub mod error_pages;
 pub mod experiment;
-#[cfg(feature = "pages")]
-pub mod like_api;
 pub mod normalize;
 #[cfg(feature = "pages")]
 pub mod pages;
+pub mod path_pattern;
 pub mod pretty_urls;
 pub mod redirects;
 #[cfg(feature = "pages")]
@@ -71,17 +72,17 @@ impl std::hash::Hasher for Fnv1a {
 }
 
 pub use cache_control::DefaultCacheControl;
+#[cfg(feature = "pages")]
+pub use counter_api::CounterApi;
 #[cfg(feature = "origin")]
 pub use country::CountryRedirect;
 pub use device_assets::DeviceAssets;
 #[cfg(feature = "pages")]
 pub use error_pages::FriendlyErrors;
 pub use experiment::{Experiment, Variant};
-#[cfg(feature = "pages")]
-pub use like_api::LikeApi;
 pub use normalize::NormalizeRequest;
 #[cfg(feature = "pages")]
-pub use pages::{CardPage, CardSite, Greeting, HomePage};
+pub use pages::{Greeting, Page, PageSite};
 pub use pretty_urls::PrettyUrls;
 pub use redirects::Redirects;
 pub use security_headers::SecurityHeaders;

@@ -1,12 +1,15 @@
-//! Generated pages: the home page from all cards, a page per card, both personalized.
+//! Generated pages: a route (with captures, such as `/card/{id}`) renders a template with the
+//! items it names: one item by a captured key, and lists sorted and limited. The site's `[pages]`
+//! section holds what every page shares: the layout, the error page and every sentence it says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::blocks::path_pattern::PathPattern;
 use crate::blocks::render::{fallback_error_page, html_response, render};
-use crate::data::{Answer, Card, DataError, Needs, Query, Supplied, is_valid_card_id};
+use crate::data::{Answer, DataError, Needs, Order, Query, Supplied, TableSpec};
 use crate::event::{Origin, Request, Response};
 use crate::function::{
     Flow, FunctionError, HeaderReads, OriginRequestStep, PathSpec, Paths, RequestEdit,
@@ -22,30 +25,22 @@ pub struct Greeting {
     pub language: Option<String>,
 }
 
-/// What every page of a card site shares: where things are, which cookies and headers carry the
-/// visitor's state, and the templates for the layout and for errors.
+/// What every generated page of a site shares (`[pages]` in its declaration): its name, the
+/// layout and error templates, the experiment header it shows, greetings, and what its error
+/// pages say. Every sentence a visitor reads is the site's own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CardSite {
+pub struct PageSite {
     pub site_name: String,
-    /// `/card/` → `/card/<id>`.
-    pub card_prefix: String,
-    /// The image of a card, with `{id}` standing for the card's id.
-    pub image_path: String,
-    /// The cookie listing the cards this visitor liked, ids separated by `.`.
-    pub liked_cookie: String,
-    pub liked_cookie_max_age_secs: u64,
-    pub secure_cookies: bool,
     /// The request header that carries the experiment variant, if the site runs one.
     #[serde(default)]
     pub variant_header: Option<String>,
     pub layout_template: String,
     pub error_template: String,
     pub default_language: String,
-    /// Country code (as in `CloudFront-Viewer-Country`) → greeting on the home page.
+    /// Country code (as in `CloudFront-Viewer-Country`) → greeting, for pages with `greet`.
     #[serde(default)]
     pub greetings: BTreeMap<String, Greeting>,
-    /// What the error pages say: every sentence a visitor reads is the site's own.
     pub errors: ErrorTexts,
 }
 
@@ -69,31 +64,10 @@ pub struct ErrorTexts {
 #[derive(Debug, Clone, Default)]
 pub struct Visitor {
     pub variant: String,
-    pub liked: BTreeSet<String>,
     pub country: Option<String>,
 }
 
-/// A card as the templates see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PageCard {
-    pub id: String,
-    pub description: String,
-    pub likes: u64,
-    pub liked: bool,
-    pub url: String,
-    pub image: String,
-}
-
-/// Most most liked first; equal likes by description, so the order never flickers.
-pub fn sort_by_likes(cards: &mut [Card]) {
-    cards.sort_by(|a, b| {
-        b.likes
-            .cmp(&a.likes)
-            .then_with(|| a.description.cmp(&b.description))
-    });
-}
-
-impl CardSite {
+impl PageSite {
     pub fn visitor(&self, request: &Request) -> Visitor {
         let variant = self
             .variant_header
@@ -103,7 +77,6 @@ impl CardSite {
             .to_owned();
         Visitor {
             variant,
-            liked: self.liked_ids(request),
             country: request
                 .headers
                 .get("cloudfront-viewer-country")
@@ -111,53 +84,11 @@ impl CardSite {
         }
     }
 
-    /// The valid card ids in the visitor's liked cookie.
-    pub fn liked_ids(&self, request: &Request) -> BTreeSet<String> {
-        request
-            .headers
-            .cookie(&self.liked_cookie)
-            .map(|v| {
-                v.split('.')
-                    .filter(|id| is_valid_card_id(id))
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The `Set-Cookie` value remembering these liked ids (the 50 most recent ids at most).
-    pub fn liked_cookie_header(&self, liked: &[String]) -> String {
-        let start = liked.len().saturating_sub(50);
-        crate::blocks::set_cookie(
-            &self.liked_cookie,
-            &liked[start..].join("."),
-            self.liked_cookie_max_age_secs,
-            self.secure_cookies,
-        )
-    }
-
-    pub fn card_url(&self, id: &str) -> String {
-        format!("{}{}", self.card_prefix, id)
-    }
-
-    pub fn page_card(&self, card: &Card, visitor: &Visitor) -> PageCard {
-        PageCard {
-            id: card.id.clone(),
-            description: card.description.clone(),
-            likes: card.likes,
-            liked: visitor.liked.contains(&card.id),
-            url: self.card_url(&card.id),
-            image: self.image_path.replace("{id}", &card.id),
-        }
-    }
-
-    /// The request headers a page reads about its visitor: the variant, the country, the cookie.
+    /// The request headers every page reads about its visitor: the variant.
     pub fn header_reads(&self, reads: &mut HeaderReads) {
         if let Some(header) = &self.variant_header {
             reads.request(header);
         }
-        reads.request("cloudfront-viewer-country");
-        reads.cookie(&self.liked_cookie);
     }
 
     /// The templates an error page needs; every page step asks for them too.
@@ -171,8 +102,7 @@ impl CardSite {
         &self,
         data: &Supplied,
         status: u16,
-        title: &str,
-        message: &str,
+        text: &PageText,
         visitor: &Visitor,
         cache_control: &str,
     ) -> Response {
@@ -181,12 +111,12 @@ impl CardSite {
             variant => &visitor.variant,
             site_name => &self.site_name,
             status => status,
-            title => title,
-            message => message,
+            title => &text.title,
+            message => &text.message,
         };
         let names = [self.layout_template.as_str(), self.error_template.as_str()];
         let body = render(data, &names, &self.error_template, context)
-            .unwrap_or_else(|_| fallback_error_page(status, title, message));
+            .unwrap_or_else(|_| fallback_error_page(status, &text.title, &text.message));
         html_response(status, body, cache_control)
     }
 
@@ -198,9 +128,8 @@ impl CardSite {
         visitor: &Visitor,
         _err: &DataError,
     ) -> Response {
-        let text = &self.errors.unavailable;
         let mut response =
-            self.error_page(data, 503, &text.title, &text.message, visitor, "no-store");
+            self.error_page(data, 503, &self.errors.unavailable, visitor, "no-store");
         response.headers.set("Retry-After", "5");
         response
     }
@@ -211,121 +140,216 @@ impl CardSite {
         visitor: &Visitor,
         cache_control: &str,
     ) -> Response {
-        let text = &self.errors.not_found;
-        self.error_page(
-            data,
-            404,
-            &text.title,
-            &text.message,
-            visitor,
-            cache_control,
-        )
+        self.error_page(data, 404, &self.errors.not_found, visitor, cache_control)
     }
 }
 
-/// The home page: every card, most liked first, with a greeting for the visitor's country.
+/// The item a page shows: the one whose key a route captured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HomePage {
-    pub site: Arc<CardSite>,
-    /// The paths that are the home page (`/`, `/index.html`).
-    pub paths: Vec<String>,
+#[serde(deny_unknown_fields)]
+pub struct ItemSetting {
+    /// A table of `[tables]`.
+    pub table: String,
+    /// The route's capture that holds the key.
+    pub capture: String,
+    /// The item's name in the template.
+    pub name: String,
+}
+
+/// A list a page shows: a table's items, sorted, at most `limit` of them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSetting {
+    pub table: String,
+    #[serde(default)]
+    pub sort_by: Option<String>,
+    #[serde(default)]
+    pub descending: bool,
+    #[serde(default)]
+    pub then_by: Option<String>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// The `page` block's settings (the rest comes from the declaration's `[pages]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageSettings {
+    /// The paths this page answers: exact (`/`) or with captures (`/card/{id}`).
+    pub routes: Vec<String>,
     pub template: String,
     pub cache_control: String,
+    /// One item, by a captured key; an unknown or malformed key gets the site's 404 page.
+    #[serde(default)]
+    pub item: Option<ItemSetting>,
+    /// Lists, by their name in the template.
+    #[serde(default)]
+    pub lists: BTreeMap<String, ListSetting>,
+    /// Cookies holding keys separated by `.` (as `counter-api` remembers them), by cookie name →
+    /// the table whose key shape they have; the template gets each as a list of keys.
+    #[serde(default)]
+    pub cookie_lists: BTreeMap<String, String>,
+    /// Greets the visitor by country (`[pages].greetings`), with its `content-language`.
+    #[serde(default)]
+    pub greet: bool,
 }
 
-impl HomePage {
-    fn applies(&self, request: &Request) -> bool {
-        matches!(request.method.as_str(), "GET" | "HEAD") && self.paths.contains(&request.uri)
-    }
+/// A generated page: see [`PageSettings`].
+#[derive(Debug, Clone)]
+pub struct Page {
+    site: Arc<PageSite>,
+    routes: Vec<PathPattern>,
+    template: String,
+    cache_control: String,
+    item: Option<(Arc<TableSpec>, String, String)>,
+    lists: Vec<(String, Query)>,
+    cookie_lists: Vec<(String, Arc<TableSpec>)>,
+    greet: bool,
 }
 
-impl OriginRequestStep for HomePage {
-    fn needs(&self, request: &Request, needs: &mut Needs) {
-        if self.applies(request) {
-            needs.query(Query::ListCards);
-            needs.template(&self.site.layout_template);
-            needs.template(&self.template);
-            self.site.error_needs(needs);
-        }
-    }
+/// What every page's template gets besides its items.
+const PAGE_VARIABLES: [&str; 5] = ["lang", "variant", "site_name", "greeting", "route"];
 
-    fn origin_request(
-        &self,
-        request: &mut RequestEdit<'_>,
-        _origin: &mut Option<Origin>,
-        data: &Supplied,
-    ) -> Result<Flow, FunctionError> {
-        if !self.applies(request) {
-            return Ok(Flow::Continue);
+fn is_identifier(name: &str) -> bool {
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl Page {
+    fn build(settings: PageSettings, site: &crate::site::SiteContext) -> Result<Page, String> {
+        if settings.routes.is_empty() {
+            return Err("`routes` lists at least one path".into());
         }
-        let site = &self.site;
-        let visitor = site.visitor(request);
-        let mut cards = match data.answer(&Query::ListCards) {
-            Some(Ok(Answer::Cards(cards))) => cards.clone(),
-            Some(Err(err)) => return Ok(Flow::Respond(site.unavailable_page(data, &visitor, err))),
-            _ => {
-                return Err(FunctionError::Other(
-                    "the card list was not supplied".into(),
+        let routes = settings
+            .routes
+            .iter()
+            .map(|r| PathPattern::parse(r).map_err(|e| format!("`routes`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut names: BTreeSet<String> = PAGE_VARIABLES.iter().map(|s| s.to_string()).collect();
+        let mut take_name = |name: &str, what: &str| {
+            if !is_identifier(name) {
+                return Err(format!(
+                    "{what} `{name}` is not a template name (letters, digits, _)"
                 ));
             }
+            if !names.insert(name.to_owned()) {
+                return Err(format!(
+                    "{what} `{name}` is a name the template already has ({})",
+                    PAGE_VARIABLES.join(", ")
+                ));
+            }
+            Ok(())
         };
-        sort_by_likes(&mut cards);
-        let greeting = visitor.country.as_ref().and_then(|c| site.greetings.get(c));
-        let lang = greeting
-            .and_then(|g| g.language.clone())
-            .unwrap_or_else(|| site.default_language.clone());
-        let page_cards: Vec<PageCard> = cards.iter().map(|c| site.page_card(c, &visitor)).collect();
-        let context = minijinja::context! {
-            lang => &lang,
-            variant => &visitor.variant,
-            site_name => &site.site_name,
-            greeting => greeting.map(|g| g.text.as_str()),
-            cards => minijinja::Value::from(minijinja::value::Serde(&page_cards)),
-            total_likes => cards.iter().map(|c| c.likes).sum::<u64>(),
+        let item = match settings.item {
+            Some(item) => {
+                take_name(&item.name, "item")?;
+                if let Some(route) = settings
+                    .routes
+                    .iter()
+                    .zip(&routes)
+                    .find(|(_, r)| !r.captures_name(&item.capture))
+                {
+                    return Err(format!(
+                        "item: route `{}` does not capture {{{}}}",
+                        route.0, item.capture
+                    ));
+                }
+                Some((site.table(&item.table)?, item.capture, item.name))
+            }
+            None => None,
         };
-        let names = [site.layout_template.as_str(), self.template.as_str()];
-        let body = render(data, &names, &self.template, context)?;
-        let mut response = html_response(200, body, &self.cache_control);
-        if let Some(language) = greeting.and_then(|g| g.language.as_deref()) {
-            response.headers.set("Content-Language", language);
+        let mut lists = Vec::new();
+        for (name, list) in settings.lists {
+            take_name(&name, "list")?;
+            let table = site.table(&list.table)?;
+            lists.push((
+                name,
+                Query::List {
+                    table: table.table(),
+                    order: Order {
+                        sort_by: list.sort_by,
+                        descending: list.descending,
+                        then_by: list.then_by,
+                    },
+                    limit: list.limit,
+                },
+            ));
         }
-        Ok(Flow::Respond(response))
+        let mut cookie_lists = Vec::new();
+        for (cookie, table) in settings.cookie_lists {
+            take_name(&cookie, "cookie list")?;
+            cookie_lists.push((cookie, site.table(&table)?));
+        }
+        Ok(Page {
+            site: site.pages()?,
+            routes,
+            template: settings.template,
+            cache_control: settings.cache_control,
+            item,
+            lists,
+            cookie_lists,
+            greet: settings.greet,
+        })
     }
 
-    fn header_reads(&self, reads: &mut HeaderReads) {
-        self.site.header_reads(reads);
-    }
-
-    fn paths(&self) -> Paths {
-        Paths::Only(self.paths.iter().cloned().map(PathSpec::Exact).collect())
-    }
-}
-
-/// A page per card at `<card_prefix><id>`; an unknown id gets the friendly 404 page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CardPage {
-    pub site: Arc<CardSite>,
-    pub template: String,
-    pub cache_control: String,
-}
-
-impl CardPage {
-    fn card_id<'r>(&self, request: &'r Request) -> Option<&'r str> {
+    /// The route's captures, if this page answers the request.
+    fn route<'r>(&self, request: &'r Request) -> Option<Vec<(&str, &'r str)>> {
         if !matches!(request.method.as_str(), "GET" | "HEAD") {
             return None;
         }
-        request.uri.strip_prefix(self.site.card_prefix.as_str())
+        self.routes.iter().find_map(|r| r.captures(&request.uri))
+    }
+
+    /// The item query for these captures: `None` without an item, `Some(None)` for a key of the
+    /// wrong shape.
+    fn item_query(&self, captured: &[(&str, &str)]) -> Option<Option<Query>> {
+        let (table, capture, _) = self.item.as_ref()?;
+        let key = captured
+            .iter()
+            .find(|(name, _)| name == capture)
+            .map(|(_, value)| *value)?;
+        Some(table.key_shape.accepts(key).then(|| Query::Get {
+            table: table.table(),
+            key: key.to_owned(),
+        }))
     }
 }
 
-impl OriginRequestStep for CardPage {
+/// Any serializable value, for a template.
+fn serde_value<T: Serialize>(value: T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(value))
+}
+
+/// The keys in a cookie of `.`-separated keys that have the table's shape.
+pub fn cookie_keys(request: &Request, cookie: &str, table: &TableSpec) -> Vec<String> {
+    request
+        .headers
+        .cookie(cookie)
+        .map(|v| {
+            v.split('.')
+                .filter(|key| table.key_shape.accepts(key))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl OriginRequestStep for Page {
     fn needs(&self, request: &Request, needs: &mut Needs) {
-        let Some(id) = self.card_id(request) else {
+        let Some(captured) = self.route(request) else {
             return;
         };
-        if is_valid_card_id(id) {
-            needs.query(Query::GetCard(id.to_owned()));
-            needs.query(Query::ListCards);
+        let item = self.item_query(&captured);
+        // A key of the wrong shape gets the 404 page: nothing else is asked for.
+        if !matches!(item, Some(None)) {
+            if let Some(Some(query)) = item {
+                needs.query(query);
+            }
+            for (_, query) in &self.lists {
+                needs.query(query.clone());
+            }
             needs.template(&self.site.layout_template);
             needs.template(&self.template);
         }
@@ -338,116 +362,124 @@ impl OriginRequestStep for CardPage {
         _origin: &mut Option<Origin>,
         data: &Supplied,
     ) -> Result<Flow, FunctionError> {
-        let Some(id) = self.card_id(request) else {
+        let Some(captured) = self.route(request) else {
             return Ok(Flow::Continue);
         };
         let site = &self.site;
         let visitor = site.visitor(request);
-        if !is_valid_card_id(id) {
-            return Ok(Flow::Respond(site.not_found_page(
-                data,
-                &visitor,
-                &self.cache_control,
-            )));
+        let not_found = || Flow::Respond(site.not_found_page(data, &visitor, &self.cache_control));
+        let mut context: BTreeMap<String, minijinja::Value> = BTreeMap::new();
+        match self.item_query(&captured) {
+            None => {}
+            Some(None) => return Ok(not_found()),
+            Some(Some(query)) => match data.answer(&query) {
+                Some(Ok(Answer::Item(Some(item)))) => {
+                    let name = self
+                        .item
+                        .as_ref()
+                        .map(|(_, _, n)| n.clone())
+                        .unwrap_or_default();
+                    context.insert(name, serde_value(item));
+                }
+                Some(Ok(_)) => return Ok(not_found()),
+                Some(Err(err)) => {
+                    return Ok(Flow::Respond(site.unavailable_page(data, &visitor, err)));
+                }
+                None => return Err(FunctionError::Other(format!("{query:?} was not supplied"))),
+            },
         }
-        let card = match data.answer(&Query::GetCard(id.to_owned())) {
-            Some(Ok(Answer::Card(Some(card)))) => card.clone(),
-            Some(Ok(Answer::Card(None))) => {
-                return Ok(Flow::Respond(site.not_found_page(
-                    data,
-                    &visitor,
-                    &self.cache_control,
-                )));
+        for (name, query) in &self.lists {
+            match data.answer(query) {
+                Some(Ok(Answer::Items(items))) => {
+                    context.insert(name.clone(), serde_value(items));
+                }
+                Some(Err(err)) => {
+                    return Ok(Flow::Respond(site.unavailable_page(data, &visitor, err)));
+                }
+                _ => {
+                    return Err(FunctionError::Other(format!(
+                        "list `{name}` was not supplied"
+                    )));
+                }
             }
-            Some(Err(err)) => return Ok(Flow::Respond(site.unavailable_page(data, &visitor, err))),
-            _ => return Err(FunctionError::Other(format!("card {id} was not supplied"))),
+        }
+        for (cookie, table) in &self.cookie_lists {
+            let keys = cookie_keys(request, cookie, table);
+            context.insert(cookie.clone(), serde_value(keys));
+        }
+        let greeting = if self.greet {
+            visitor.country.as_ref().and_then(|c| site.greetings.get(c))
+        } else {
+            None
         };
-        // The strip of other cards is a nicety: without the list, the page still renders.
-        let mut others = match data.answer(&Query::ListCards) {
-            Some(Ok(Answer::Cards(cards))) => cards.clone(),
-            _ => Vec::new(),
-        };
-        others.retain(|c| c.id != card.id);
-        sort_by_likes(&mut others);
-        let others: Vec<PageCard> = others.iter().map(|c| site.page_card(c, &visitor)).collect();
-        let context = minijinja::context! {
-            lang => &site.default_language,
-            variant => &visitor.variant,
-            site_name => &site.site_name,
-            card => minijinja::Value::from(minijinja::value::Serde(site.page_card(&card, &visitor))),
-            others => minijinja::Value::from(minijinja::value::Serde(&others)),
-        };
+        let lang = greeting
+            .and_then(|g| g.language.clone())
+            .unwrap_or_else(|| site.default_language.clone());
+        let route: BTreeMap<&str, &str> = captured.iter().copied().collect();
+        context.insert("lang".into(), lang.into());
+        context.insert("variant".into(), visitor.variant.clone().into());
+        context.insert("site_name".into(), site.site_name.clone().into());
+        context.insert("greeting".into(), greeting.map(|g| g.text.clone()).into());
+        context.insert("route".into(), serde_value(route));
         let names = [site.layout_template.as_str(), self.template.as_str()];
-        let body = render(data, &names, &self.template, context)?;
-        Ok(Flow::Respond(html_response(200, body, &self.cache_control)))
+        let body = render(
+            data,
+            &names,
+            &self.template,
+            minijinja::Value::from(context),
+        )?;
+        let mut response = html_response(200, body, &self.cache_control);
+        if let Some(language) = greeting.and_then(|g| g.language.as_deref()) {
+            response.headers.set("Content-Language", language);
+        }
+        Ok(Flow::Respond(response))
     }
 
+    /// The variant; the country when it greets; the cookie lists.
     fn header_reads(&self, reads: &mut HeaderReads) {
         self.site.header_reads(reads);
+        if self.greet {
+            reads.request("cloudfront-viewer-country");
+        }
+        for (cookie, _) in &self.cookie_lists {
+            reads.cookie(cookie);
+        }
     }
 
     fn paths(&self) -> Paths {
-        Paths::Only(vec![PathSpec::Prefix(self.site.card_prefix.clone())])
+        Paths::Only(
+            self.routes
+                .iter()
+                .map(|route| match route.literal_prefix() {
+                    (path, true) => PathSpec::Exact(path),
+                    (prefix, false) => PathSpec::Prefix(prefix),
+                })
+                .collect(),
+        )
     }
 }
 
-/// The `home-page` block's settings (the rest comes from the declaration's `[pages]`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HomePageSettings {
-    pub paths: Vec<String>,
-    pub template: String,
-    pub cache_control: String,
-}
-
-impl crate::site::Block for HomePageSettings {
-    const NAME: &'static str = "home-page";
-    const SUMMARY: &'static str = "The home page, generated from every card in the store, most liked first, with \
-a greeting (and `content-language`) for the visitor's country. Origin-request: it runs on cache \
-misses only, and the cache keeps the page for the policy's TTL.";
+impl crate::site::Block for PageSettings {
+    const NAME: &'static str = "page";
+    const SUMMARY: &'static str = "A generated page: on its `routes` (exact, or with captures such as \
+`/card/{id}`), renders `template` inside the layout of `[pages]` with the items it names: `item`, \
+one item by a captured key (an unknown or malformed key gets the site's 404 page), and `lists`, \
+a table's items sorted by an attribute (`sort_by`, `descending`, ties by `then_by`) with a \
+`limit`. Every attribute reaches the template. It also gets `lang`, `variant`, `site_name`, \
+`route` (the captures), `greeting` (with `greet`: by CloudFront-Viewer-Country, which then sets \
+`content-language`), and each of `cookie_lists` as a list of keys. A store outage gets the site's \
+503 page. Origin-request: it runs on cache misses only, and the cache keeps the page for the \
+policy's TTL.";
     const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
-    const EXAMPLE: &'static str = r#"paths = ["/", "/index.html"]
-template = "home.html"
-cache_control = "public, max-age=0, s-maxage=10""#;
+    const EXAMPLE: &'static str = r#"routes = ["/articles/{slug}"]
+template = "article.html"
+cache_control = "public, max-age=0, s-maxage=30"
+item = { table = "articles", capture = "slug", name = "article" }
+lists = { popular = { table = "articles", sort_by = "Views", descending = true, limit = 5 } }"#;
 
     fn build(self, site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
-        let block = HomePage {
-            site: site.pages()?,
-            paths: self.paths,
-            template: self.template,
-            cache_control: self.cache_control,
-        };
         Ok(crate::site::Steps {
-            origin_request: Some(Arc::new(block)),
-            ..Default::default()
-        })
-    }
-}
-
-/// The `card-page` block's settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CardPageSettings {
-    pub template: String,
-    pub cache_control: String,
-}
-
-impl crate::site::Block for CardPageSettings {
-    const NAME: &'static str = "card-page";
-    const SUMMARY: &'static str = "A page per card at `<card_prefix><id>` (from `[pages]`), with a strip of the \
-other cards; an unknown id gets the site's 404 page, a store outage its 503 page. Origin-request.";
-    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
-    const EXAMPLE: &'static str = r#"template = "card.html"
-cache_control = "public, max-age=0, s-maxage=30""#;
-
-    fn build(self, site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
-        let block = CardPage {
-            site: site.pages()?,
-            template: self.template,
-            cache_control: self.cache_control,
-        };
-        Ok(crate::site::Steps {
-            origin_request: Some(Arc::new(block)),
+            origin_request: Some(Arc::new(Page::build(self, site)?)),
             ..Default::default()
         })
     }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::blocks::path_pattern::{self, PathPattern};
 use crate::event::Response;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
@@ -67,13 +68,7 @@ struct Compiled {
 #[derive(Debug, Clone)]
 enum Matcher {
     Prefix(String),
-    Pattern(Vec<Segment>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Segment {
-    Literal(String),
-    Capture(String),
+    Pattern(PathPattern),
 }
 
 #[derive(Debug, Clone)]
@@ -83,10 +78,6 @@ struct Target {
 }
 
 const REDIRECT_STATUSES: [u16; 5] = [301, 302, 303, 307, 308];
-
-fn segments(path: &str) -> Vec<&str> {
-    path.split('/').collect()
-}
 
 impl Redirects {
     /// Checks the rules and makes them ready to match; what is wrong, said about the rule.
@@ -119,9 +110,10 @@ impl Redirects {
                         .push((Matcher::Prefix(prefix.clone()), target));
                 }
                 (None, None, Some(pattern)) => {
-                    let parsed = parse_pattern(pattern).map_err(|e| format!("rule {n}: {e}"))?;
-                    for name in captures_in(&rule.to) {
-                        if !parsed.contains(&Segment::Capture(name.to_owned())) {
+                    let parsed =
+                        PathPattern::parse(pattern).map_err(|e| format!("rule {n}: {e}"))?;
+                    for name in path_pattern::names_in(&rule.to) {
+                        if !parsed.captures_name(name) {
                             return Err(format!(
                                 "rule {n}: `to` uses {{{name}}}, which the pattern does not capture"
                             ));
@@ -155,67 +147,14 @@ impl Redirects {
                     }
                 }
                 Matcher::Pattern(pattern) => {
-                    if let Some(to) = match_pattern(pattern, uri, &target.to) {
-                        return Some((to, target.status));
+                    if let Some(captured) = pattern.captures(uri) {
+                        return Some((path_pattern::fill(&target.to, &captured), target.status));
                     }
                 }
             }
         }
         None
     }
-}
-
-fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, String> {
-    if !pattern.starts_with('/') {
-        return Err(format!("pattern `{pattern}` does not start with /"));
-    }
-    let mut out = Vec::new();
-    for segment in segments(pattern) {
-        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(format!(
-                    "`{{{name}}}` is not a capture name (letters, digits, _)"
-                ));
-            }
-            out.push(Segment::Capture(name.to_owned()));
-        } else if segment.contains('{') || segment.contains('}') {
-            return Err(format!(
-                "segment `{segment}`: a capture is a whole segment, such as `{{slug}}`"
-            ));
-        } else {
-            out.push(Segment::Literal(segment.to_owned()));
-        }
-    }
-    Ok(out)
-}
-
-/// The capture names `{name}` in a target.
-fn captures_in(to: &str) -> impl Iterator<Item = &str> {
-    to.split('{')
-        .skip(1)
-        .filter_map(|s| s.split_once('}').map(|(name, _)| name))
-}
-
-/// The target with the captures filled in, if `uri` matches.
-fn match_pattern(pattern: &[Segment], uri: &str, to: &str) -> Option<String> {
-    let parts = segments(uri);
-    if parts.len() != pattern.len() {
-        return None;
-    }
-    let mut captured: Vec<(&str, &str)> = Vec::new();
-    for (segment, part) in pattern.iter().zip(&parts) {
-        match segment {
-            Segment::Literal(literal) if literal == part => {}
-            Segment::Literal(_) => return None,
-            Segment::Capture(_) if part.is_empty() => return None,
-            Segment::Capture(name) => captured.push((name, part)),
-        }
-    }
-    let mut out = to.to_owned();
-    for (name, value) in captured {
-        out = out.replace(&format!("{{{name}}}"), value);
-    }
-    Some(out)
 }
 
 impl ViewerRequestStep for Redirects {

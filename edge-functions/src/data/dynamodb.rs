@@ -1,10 +1,10 @@
-//! The DynamoDB card store (`aws-sdk-dynamodb`), with replica failover.
+//! The DynamoDB item store (`aws-sdk-dynamodb`), with replica failover.
 //!
-//! Card page → GetItem; home page → one paginated Scan (the catalogue is a handful of items, and
-//! the function sorts by likes itself: a Scan reads each item once, where a "by likes" index would
-//! need a constant partition key, a hot spot, to gain nothing at this size); like → UpdateItem
-//! `ADD Likes :one` with `attribute_exists(CardId)` and `ReturnValues=ALL_NEW`, so an unknown id
-//! creates nothing and concurrent likes never lose an increment.
+//! Get → GetItem; list → one paginated Scan, ordered by the store (a site's tables are small
+//! catalogues: a Scan reads each item once, where a sorted index would need a constant partition
+//! key, a hot spot, to gain nothing at this size); add → UpdateItem `ADD #attribute :amount` with
+//! `attribute_exists(#key)` and `ReturnValues=ALL_NEW`, so an unknown key creates nothing and
+//! concurrent additions never lose an increment. Table and attribute names come from the site.
 //!
 //! Lambda@Edge runs in the regional edge cache nearest the viewer; `AWS_REGION` says which. The
 //! store reads and writes the nearest configured replica first and, on a throttle, a 5xx, a
@@ -27,12 +27,9 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableStatus,
 };
 
-use super::{Card, CardStore, DataError};
+use serde_json::Value;
 
-/// Attribute names in the table.
-pub const KEY: &str = "CardId";
-pub const DESCRIPTION: &str = "Description";
-pub const LIKES: &str = "Likes";
+use super::{DataError, Item, ItemStore, Table, TableSpec};
 
 /// One replica of the table: its region, and an endpoint to use instead of AWS's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +38,9 @@ pub struct Replica {
     pub endpoint: Option<String>,
 }
 
-/// How the store reaches the table.
+/// How the store reaches the tables.
 #[derive(Debug, Clone)]
 pub struct DynamoConfig {
-    pub table: String,
     /// Nearest first.
     pub replicas: Vec<Replica>,
     /// One attempt against one replica.
@@ -56,9 +52,8 @@ pub struct DynamoConfig {
 }
 
 impl DynamoConfig {
-    pub fn new(table: impl Into<String>, replicas: Vec<Replica>) -> DynamoConfig {
+    pub fn new(replicas: Vec<Replica>) -> DynamoConfig {
         DynamoConfig {
-            table: table.into(),
             replicas,
             attempt_timeout: Duration::from_millis(800),
             budget: Duration::from_secs(2),
@@ -86,13 +81,12 @@ impl ReplicaClient {
     }
 }
 
-/// The card store on DynamoDB. Its calls block the calling thread (the store runs its own small
+/// The item store on DynamoDB. Its calls block the calling thread (the store runs its own small
 /// runtime), so it serves hosts with or without an async runtime of their own; the client is
 /// built once and reused.
 pub struct DynamoStore {
     /// Always `Some` but while dropping.
     runtime: Option<tokio::runtime::Runtime>,
-    table: String,
     replicas: Vec<ReplicaClient>,
     config: DynamoConfig,
 }
@@ -127,17 +121,17 @@ impl DynamoStore {
             .collect();
         Ok(DynamoStore {
             runtime: Some(runtime),
-            table: config.table.clone(),
             replicas,
             config,
         })
     }
 
-    pub fn table(&self) -> &str {
-        &self.table
+    /// The first replica's region and client, for tools (`seed`) that write to one replica.
+    pub fn primary_region(&self) -> &str {
+        &self.replicas[0].region
     }
 
-    /// The first replica's client, for tools (`seed`) that talk to one table.
+    /// The first replica's client, for tools (`seed`) that write to one replica.
     pub fn primary(&self) -> &Client {
         &self.replicas[0].client
     }
@@ -295,153 +289,155 @@ where
     }
 }
 
-/// A card from an item; a missing or wrongly typed attribute is reported with the card's id and
-/// replaced by something a page can show.
-pub fn card_from_item(item: &HashMap<String, AttributeValue>) -> Result<Card, DataError> {
-    let id = match item.get(KEY) {
-        Some(AttributeValue::S(id)) => id.clone(),
-        _ => return Err(DataError::BadItem("an item has no string CardId".into())),
-    };
-    let description = match item.get(DESCRIPTION) {
-        Some(AttributeValue::S(d)) => d.clone(),
-        other => {
-            warn(&format!(
-                "card {id}: Description is {}; showing the id",
-                kind(other)
-            ));
-            format!("Card {id}")
-        }
-    };
-    let likes = match item.get(LIKES) {
-        Some(AttributeValue::N(n)) => n.parse().unwrap_or_else(|_| {
-            warn(&format!(
-                "card {id}: Likes `{n}` is not a whole number; showing 0"
-            ));
-            0
-        }),
-        Some(AttributeValue::S(s)) if s.trim().parse::<u64>().is_ok() => {
-            warn(&format!(
-                "card {id}: Likes is a string; reading it as a number"
-            ));
-            s.trim().parse().unwrap_or(0)
-        }
-        None => 0,
-        other => {
-            warn(&format!("card {id}: Likes is {}; showing 0", kind(other)));
-            0
-        }
-    };
-    Ok(Card {
-        id,
-        description,
-        likes,
-    })
+/// An item as the functions see it: each attribute as a JSON value (S → string, N → number,
+/// BOOL, NULL, L → list, M → map, SS/NS → lists; binary as base64). A number JSON cannot hold is
+/// kept as its string.
+pub fn item_from_dynamo(item: &HashMap<String, AttributeValue>) -> Item {
+    item.iter()
+        .map(|(name, value)| (name.clone(), value_from_dynamo(value)))
+        .collect()
 }
 
-fn kind(value: Option<&AttributeValue>) -> &'static str {
+fn value_from_dynamo(value: &AttributeValue) -> Value {
+    use base64::Engine;
     match value {
-        None => "missing",
-        Some(AttributeValue::S(_)) => "a string",
-        Some(AttributeValue::N(_)) => "a number",
-        Some(AttributeValue::Bool(_)) => "a boolean",
-        Some(AttributeValue::Null(_)) => "null",
-        Some(_) => "of another type",
+        AttributeValue::S(s) => Value::String(s.clone()),
+        AttributeValue::N(n) => number(n),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::Null(_) => Value::Null,
+        AttributeValue::L(list) => Value::Array(list.iter().map(value_from_dynamo).collect()),
+        AttributeValue::M(map) => Value::Object(item_from_dynamo(map)),
+        AttributeValue::Ss(list) => Value::Array(list.iter().cloned().map(Value::String).collect()),
+        AttributeValue::Ns(list) => Value::Array(list.iter().map(|n| number(n)).collect()),
+        AttributeValue::B(blob) => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(blob.as_ref()))
+        }
+        _ => Value::Null,
     }
 }
 
-impl CardStore for DynamoStore {
-    fn get_card(&self, id: &str) -> Result<Option<Card>, DataError> {
-        let table = self.table.clone();
-        self.with_failover("GetItem", |client| {
-            let table = table.clone();
-            async move {
+fn number(n: &str) -> Value {
+    n.parse::<i64>()
+        .map(Value::from)
+        .or_else(|_| n.parse::<u64>().map(Value::from))
+        .ok()
+        .or_else(|| {
+            n.parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+        })
+        .unwrap_or_else(|| Value::String(n.to_owned()))
+}
+
+/// A JSON value as DynamoDB holds it (the reverse of [`item_from_dynamo`] for what an items
+/// file can hold).
+pub fn value_to_dynamo(value: &Value) -> AttributeValue {
+    match value {
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Null => AttributeValue::Null(true),
+        Value::Array(list) => AttributeValue::L(list.iter().map(value_to_dynamo).collect()),
+        Value::Object(map) => AttributeValue::M(
+            map.iter()
+                .map(|(k, v)| (k.clone(), value_to_dynamo(v)))
+                .collect(),
+        ),
+    }
+}
+
+impl ItemStore for DynamoStore {
+    fn get(&self, table: &Table, key: &str) -> Result<Option<Item>, DataError> {
+        self.with_failover("GetItem", |client| async move {
+            let output = client
+                .get_item()
+                .table_name(&table.name)
+                .key(&table.key, AttributeValue::S(key.to_owned()))
+                .send()
+                .await
+                .map_err(|e| classify("GetItem", e))?;
+            Ok(output.item().map(item_from_dynamo))
+        })
+    }
+
+    fn scan(&self, table: &Table) -> Result<Vec<Item>, DataError> {
+        self.with_failover("Scan", |client| async move {
+            let mut items = Vec::new();
+            let mut start = None;
+            loop {
                 let output = client
-                    .get_item()
-                    .table_name(table)
-                    .key(KEY, AttributeValue::S(id.to_owned()))
+                    .scan()
+                    .table_name(&table.name)
+                    .set_exclusive_start_key(start)
                     .send()
                     .await
-                    .map_err(|e| classify("GetItem", e))?;
-                output
-                    .item()
-                    .map(card_from_item)
-                    .transpose()
-                    .map_err(|error| AttemptError {
+                    .map_err(|e| classify("Scan", e))?;
+                for item in output.items() {
+                    if matches!(item.get(&table.key), Some(AttributeValue::S(_))) {
+                        items.push(item_from_dynamo(item));
+                    } else {
+                        warn(&format!(
+                            "{}: an item has no string {}; leaving it out",
+                            table.name, table.key
+                        ));
+                    }
+                }
+                match output.last_evaluated_key() {
+                    Some(key) if !key.is_empty() => start = Some(key.clone()),
+                    _ => break,
+                }
+            }
+            Ok(items)
+        })
+    }
+
+    fn add(
+        &self,
+        table: &Table,
+        key: &str,
+        attribute: &str,
+        amount: i64,
+    ) -> Result<Option<Item>, DataError> {
+        self.with_failover("UpdateItem", |client| async move {
+            let result = client
+                .update_item()
+                .table_name(&table.name)
+                .key(&table.key, AttributeValue::S(key.to_owned()))
+                .update_expression("ADD #counter :amount")
+                .condition_expression("attribute_exists(#key)")
+                .expression_attribute_names("#counter", attribute)
+                .expression_attribute_names("#key", &table.key)
+                .expression_attribute_values(":amount", AttributeValue::N(amount.to_string()))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match result {
+                Ok(output) => Ok(output.attributes().map(item_from_dynamo)),
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    Ok(None)
+                }
+                // An ADD to an attribute that is not a number.
+                Err(err)
+                    if err.as_service_error().and_then(|e| e.code())
+                        == Some("ValidationException") =>
+                {
+                    Err(AttemptError {
                         retry_elsewhere: false,
-                        error,
+                        error: DataError::BadItem(format!(
+                            "{}: item `{key}`: `{attribute}` cannot be added to ({})",
+                            table.name,
+                            err.as_service_error()
+                                .map(|e| e.to_string())
+                                .unwrap_or_default()
+                        )),
                     })
-            }
-        })
-    }
-
-    fn list_cards(&self) -> Result<Vec<Card>, DataError> {
-        let table = self.table.clone();
-        self.with_failover("Scan", |client| {
-            let table = table.clone();
-            async move {
-                let mut cards = Vec::new();
-                let mut start = None;
-                loop {
-                    let output = client
-                        .scan()
-                        .table_name(&table)
-                        .set_exclusive_start_key(start)
-                        .send()
-                        .await
-                        .map_err(|e| classify("Scan", e))?;
-                    for item in output.items() {
-                        match card_from_item(item) {
-                            Ok(card) => cards.push(card),
-                            Err(err) => warn(&err.to_string()),
-                        }
-                    }
-                    match output.last_evaluated_key() {
-                        Some(key) if !key.is_empty() => start = Some(key.clone()),
-                        _ => break,
-                    }
                 }
-                Ok(cards)
-            }
-        })
-    }
-
-    fn add_like(&self, id: &str) -> Result<Option<Card>, DataError> {
-        let table = self.table.clone();
-        self.with_failover("UpdateItem", |client| {
-            let table = table.clone();
-            async move {
-                let result = client
-                    .update_item()
-                    .table_name(table)
-                    .key(KEY, AttributeValue::S(id.to_owned()))
-                    .update_expression("ADD #likes :one")
-                    .condition_expression("attribute_exists(#key)")
-                    .expression_attribute_names("#likes", LIKES)
-                    .expression_attribute_names("#key", KEY)
-                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                    .return_values(ReturnValue::AllNew)
-                    .send()
-                    .await;
-                match result {
-                    Ok(output) => {
-                        output
-                            .attributes()
-                            .map(card_from_item)
-                            .transpose()
-                            .map_err(|error| AttemptError {
-                                retry_elsewhere: false,
-                                error,
-                            })
-                    }
-                    Err(err)
-                        if err
-                            .as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(None)
-                    }
-                    Err(err) => Err(classify("UpdateItem", err)),
-                }
+                Err(err) => Err(classify("UpdateItem", err)),
             }
         })
     }
@@ -456,17 +452,20 @@ pub struct SeedReport {
     pub unchanged: usize,
 }
 
-/// Creates the table if it is missing (key `CardId`, on-demand), and loads the cards
-/// idempotently: a new card is added, an existing one keeps its likes (unless `reset`) and gets
-/// the seed's description. `progress` hears one line per step.
+/// Creates the table if it is missing (its key, on-demand), and loads the items idempotently: a
+/// new item is added; an existing one gets every attribute of the file and keeps the live value
+/// of each counter (unless `reset`). Nothing already in the table is removed. `progress` hears
+/// one line per step.
 pub fn seed(
     store: &DynamoStore,
-    cards: &[Card],
+    spec: &TableSpec,
+    items: &[Item],
     reset: bool,
     progress: &mut dyn FnMut(String),
 ) -> Result<SeedReport, String> {
     let client = store.primary().clone();
-    let table = store.table().to_owned();
+    let table = spec.table_name.clone();
+    let key = spec.key.clone();
     store.block_on(async move {
         let mut report = SeedReport::default();
         let described = client.describe_table().table_name(&table).send().await;
@@ -477,20 +476,20 @@ pub fn seed(
                     .as_service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
             {
-                progress(format!("table {table}: creating (key {KEY}, on-demand)"));
+                progress(format!("table {table}: creating (key {key}, on-demand)"));
                 client
                     .create_table()
                     .table_name(&table)
                     .key_schema(
                         KeySchemaElement::builder()
-                            .attribute_name(KEY)
+                            .attribute_name(&key)
                             .key_type(KeyType::Hash)
                             .build()
                             .map_err(|e| e.to_string())?,
                     )
                     .attribute_definitions(
                         AttributeDefinition::builder()
-                            .attribute_name(KEY)
+                            .attribute_name(&key)
                             .attribute_type(ScalarAttributeType::S)
                             .build()
                             .map_err(|e| e.to_string())?,
@@ -529,55 +528,70 @@ pub fn seed(
                 ));
             }
         }
-        for card in cards {
-            let likes = if reset {
-                "#likes = :zero"
-            } else {
-                "#likes = if_not_exists(#likes, :zero)"
+        for item in items {
+            let Some(Value::String(id)) = item.get(&key) else {
+                return Err(format!("an item has no string `{key}`"));
             };
-            let output = client
+            let mut update = client
                 .update_item()
                 .table_name(&table)
-                .key(KEY, AttributeValue::S(card.id.clone()))
-                .update_expression(format!("SET #description = :description, {likes}"))
-                .expression_attribute_names("#description", DESCRIPTION)
-                .expression_attribute_names("#likes", LIKES)
-                .expression_attribute_values(
-                    ":description",
-                    AttributeValue::S(card.description.clone()),
-                )
-                .expression_attribute_values(":zero", AttributeValue::N(card.likes.to_string()))
-                .return_values(ReturnValue::AllOld)
+                .key(&key, AttributeValue::S(id.clone()))
+                .return_values(ReturnValue::AllOld);
+            let mut sets = Vec::new();
+            for (n, (name, value)) in item.iter().filter(|(name, _)| **name != key).enumerate() {
+                let expression = if spec.counters.contains(name) && !reset {
+                    format!("#a{n} = if_not_exists(#a{n}, :v{n})")
+                } else {
+                    format!("#a{n} = :v{n}")
+                };
+                sets.push(expression);
+                update = update
+                    .expression_attribute_names(format!("#a{n}"), name)
+                    .expression_attribute_values(format!(":v{n}"), value_to_dynamo(value));
+            }
+            if !sets.is_empty() {
+                update = update.update_expression(format!("SET {}", sets.join(", ")));
+            }
+            let output = update
                 .send()
                 .await
-                .map_err(|e| format!("UpdateItem {}: {}", card.id, e.into_service_error()))?;
-            let old = output
-                .attributes()
-                .map(card_from_item)
-                .transpose()
-                .map_err(|e| e.to_string())?;
-            let what = match old {
+                .map_err(|e| format!("UpdateItem {id}: {}", e.into_service_error()))?;
+            let what = match output.attributes().map(item_from_dynamo) {
                 None => {
                     report.added += 1;
                     "added".to_owned()
                 }
-                Some(old)
-                    if old.description == card.description
-                        && (!reset || old.likes == card.likes) =>
-                {
-                    report.unchanged += 1;
-                    format!("unchanged ({} likes)", old.likes)
-                }
                 Some(old) => {
-                    report.updated += 1;
-                    if reset {
-                        format!("updated, likes reset from {}", old.likes)
+                    // What the item is now: the file's attributes over the old ones, the
+                    // counters kept unless reset.
+                    let mut now = old.clone();
+                    for (name, value) in item {
+                        if reset || !spec.counters.contains(name) || !old.contains_key(name) {
+                            now.insert(name.clone(), value.clone());
+                        }
+                    }
+                    let kept: Vec<String> = spec
+                        .counters
+                        .iter()
+                        .filter_map(|c| old.get(c).map(|v| format!("{c} {v}")))
+                        .collect();
+                    let kept = if kept.is_empty() {
+                        String::new()
+                    } else if reset {
+                        format!(", reset from {}", kept.join(", "))
                     } else {
-                        format!("updated, {} likes kept", old.likes)
+                        format!(", kept {}", kept.join(", "))
+                    };
+                    if now == old {
+                        report.unchanged += 1;
+                        format!("unchanged{}", if reset { String::new() } else { kept })
+                    } else {
+                        report.updated += 1;
+                        format!("updated{kept}")
                     }
                 }
             };
-            progress(format!("card {} ({}): {what}", card.id, card.description));
+            progress(format!("item {id}: {what}"));
         }
         Ok(report)
     })

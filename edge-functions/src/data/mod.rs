@@ -1,10 +1,15 @@
 //! The data a function may need, and the stores a host uses to supply it.
 //!
-//! Functions never do I/O. An origin function first says what it needs ([`Needs`]: card queries
-//! and templates), the host fetches it from a [`CardStore`] and a [`TemplateSource`], and the
-//! function then runs on what was [`Supplied`], failures included, so that it can answer a store
-//! outage with a clean page instead of an error.
+//! Functions never do I/O. An origin function first says what it needs ([`Needs`]: queries on
+//! the site's tables, and templates), the host fetches it from an [`ItemStore`] and a
+//! [`TemplateSource`], and the function then runs on what was [`Supplied`], failures included,
+//! so that it can answer a store outage with a clean page instead of an error.
+//!
+//! Items are attribute maps (JSON values, as DynamoDB holds them), in tables the site declares
+//! ([`TableSpec`]): each with its key attribute, what a key may look like, and the number
+//! attributes its blocks count with.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -12,40 +17,203 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// One picture card.
+/// One item: attribute name → value.
+pub type Item = serde_json::Map<String, Value>;
+
+/// What a key may look like: ASCII letters and digits, the characters in `also`, and at most
+/// `max_length` of them. Keys come from requests; anything else is refused before a store is
+/// asked. The default (`-` and `_`, 64 long) is safe in a path, a cookie and a template.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Card {
-    pub id: String,
-    pub description: String,
+#[serde(deny_unknown_fields)]
+pub struct KeyShape {
+    #[serde(default = "KeyShape::default_max_length")]
+    pub max_length: usize,
+    #[serde(default = "KeyShape::default_also")]
+    pub also: String,
+}
+
+impl Default for KeyShape {
+    fn default() -> Self {
+        KeyShape {
+            max_length: Self::default_max_length(),
+            also: Self::default_also(),
+        }
+    }
+}
+
+impl KeyShape {
+    fn default_max_length() -> usize {
+        64
+    }
+
+    fn default_also() -> String {
+        "-_".into()
+    }
+
+    /// Whether `key` has this shape.
+    pub fn accepts(&self, key: &str) -> bool {
+        (1..=self.max_length).contains(&key.len())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || self.also.as_bytes().contains(&b))
+    }
+
+    /// Refuses a shape that would let through what no key should hold.
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_length == 0 || self.max_length > 1024 {
+            return Err(format!(
+                "key_shape.max_length {} is not between 1 and 1024 (DynamoDB's limit for a key)",
+                self.max_length
+            ));
+        }
+        if let Some(c) = self
+            .also
+            .chars()
+            .find(|c| !c.is_ascii_graphic() || matches!(c, '"' | '\'' | '<' | '>' | '\\' | ';'))
+        {
+            return Err(format!(
+                "key_shape.also may not hold {c:?}: keys travel in URLs, cookies and pages"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A table as a site declares it (`[tables.<name>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSpec {
+    /// The DynamoDB table's name (and the embedded store's file name).
+    pub table_name: String,
+    /// The key attribute (a string): DynamoDB's partition key.
+    pub key: String,
     #[serde(default)]
-    pub likes: u64,
+    pub key_shape: KeyShape,
+    /// The number attributes blocks add to; `seed` keeps their live values.
+    #[serde(default)]
+    pub counters: Vec<String>,
+    /// The items file that seeds the table (a JSON array of items), relative to the declaration.
+    #[serde(default)]
+    pub items: Option<String>,
 }
 
-/// Whether `id` has the shape of a card id: 1 to 64 ASCII letters, digits, `-` or `_`.
-/// Anything else is refused before it reaches a store.
-pub fn is_valid_card_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+impl TableSpec {
+    /// What a store needs to know to reach the table.
+    pub fn table(&self) -> Table {
+        Table {
+            name: self.table_name.clone(),
+            key: self.key.clone(),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        let valid_name = (3..=255).contains(&self.table_name.len())
+            && self
+                .table_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid_name {
+            return Err(format!(
+                "table_name `{}` is not a DynamoDB table name (3 to 255 letters, digits, _ - .)",
+                self.table_name
+            ));
+        }
+        if self.key.is_empty() {
+            return Err("`key` names the key attribute".into());
+        }
+        if self.counters.contains(&self.key) {
+            return Err(format!("the key `{}` cannot be a counter", self.key));
+        }
+        self.key_shape.check()
+    }
 }
 
-/// A question for the card store.
+/// A table as a store sees it: its name and key attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Table {
+    pub name: String,
+    pub key: String,
+}
+
+/// How a list is ordered: by an attribute, then by another so the order never flickers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// The attribute to sort by; numbers sort as numbers, items without it last.
+    #[serde(default)]
+    pub sort_by: Option<String>,
+    #[serde(default)]
+    pub descending: bool,
+    /// Sorts items that tie, ascending.
+    #[serde(default)]
+    pub then_by: Option<String>,
+}
+
+/// A question for the item store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Query {
-    GetCard(String),
-    ListCards,
-    /// Adds one like, atomically, to an existing card; never creates one.
-    AddLike(String),
+    /// The item with this key.
+    Get { table: Table, key: String },
+    /// Every item, ordered, at most `limit` of them.
+    List {
+        table: Table,
+        order: Order,
+        limit: Option<usize>,
+    },
+    /// Adds `amount`, atomically, to a number attribute of an existing item (a missing attribute
+    /// counts as 0); never creates an item.
+    Add {
+        table: Table,
+        key: String,
+        attribute: String,
+        amount: i64,
+    },
+}
+
+/// As `invoke` says what a function asked for.
+impl std::fmt::Display for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Query::Get { table, key } => write!(f, "get {}[{key}]", table.name),
+            Query::List {
+                table,
+                order,
+                limit,
+            } => {
+                write!(f, "list {}", table.name)?;
+                if let Some(by) = &order.sort_by {
+                    write!(
+                        f,
+                        " by {by}{}",
+                        if order.descending { " descending" } else { "" }
+                    )?;
+                }
+                if let Some(then) = &order.then_by {
+                    write!(f, " then {then}")?;
+                }
+                if let Some(limit) = limit {
+                    write!(f, ", at most {limit}")?;
+                }
+                Ok(())
+            }
+            Query::Add {
+                table,
+                key,
+                attribute,
+                amount,
+            } => write!(f, "add {amount} to {}[{key}].{attribute}", table.name),
+        }
+    }
 }
 
 /// The store's answer to a [`Query`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// `GetCard` and `AddLike`: the card after the operation, or `None` if there is no such card.
-    Card(Option<Card>),
-    Cards(Vec<Card>),
+    /// `Get` and `Add`: the item after the operation, or `None` if there is no such item.
+    Item(Option<Item>),
+    Items(Vec<Item>),
 }
 
 /// Why data could not be had. What the visitor sees is the function's choice; what the operator
@@ -60,19 +228,111 @@ pub enum DataError {
     BadItem(String),
 }
 
-/// Cards: get one, list all, add a like.
-pub trait CardStore: Send + Sync {
-    fn get_card(&self, id: &str) -> Result<Option<Card>, DataError>;
-    fn list_cards(&self) -> Result<Vec<Card>, DataError>;
-    fn add_like(&self, id: &str) -> Result<Option<Card>, DataError>;
+/// Items in tables: get one, read all, add to a counter.
+pub trait ItemStore: Send + Sync {
+    fn get(&self, table: &Table, key: &str) -> Result<Option<Item>, DataError>;
+    /// Every item of the table, in no particular order.
+    fn scan(&self, table: &Table) -> Result<Vec<Item>, DataError>;
+    fn add(
+        &self,
+        table: &Table,
+        key: &str,
+        attribute: &str,
+        amount: i64,
+    ) -> Result<Option<Item>, DataError>;
 
     /// Answers one query.
     fn answer(&self, query: &Query) -> Result<Answer, DataError> {
         match query {
-            Query::GetCard(id) => self.get_card(id).map(Answer::Card),
-            Query::ListCards => self.list_cards().map(Answer::Cards),
-            Query::AddLike(id) => self.add_like(id).map(Answer::Card),
+            Query::Get { table, key } => self.get(table, key).map(Answer::Item),
+            Query::List {
+                table,
+                order,
+                limit,
+            } => {
+                let mut items = self.scan(table)?;
+                sort_items(&mut items, order);
+                if let Some(limit) = limit {
+                    items.truncate(*limit);
+                }
+                Ok(Answer::Items(items))
+            }
+            Query::Add {
+                table,
+                key,
+                attribute,
+                amount,
+            } => self.add(table, key, attribute, *amount).map(Answer::Item),
         }
+    }
+}
+
+/// Orders items as `order` says.
+pub fn sort_items(items: &mut [Item], order: &Order) {
+    let by = |item: &Item, attribute: &Option<String>| -> Option<Value> {
+        attribute.as_ref().and_then(|a| item.get(a).cloned())
+    };
+    items.sort_by(|a, b| {
+        let first = compare_values(
+            by(a, &order.sort_by).as_ref(),
+            by(b, &order.sort_by).as_ref(),
+        );
+        let first = if order.descending {
+            // Items without the attribute stay last either way.
+            match (by(a, &order.sort_by), by(b, &order.sort_by)) {
+                (Some(_), Some(_)) => first.reverse(),
+                _ => first,
+            }
+        } else {
+            first
+        };
+        first.then_with(|| {
+            compare_values(
+                by(a, &order.then_by).as_ref(),
+                by(b, &order.then_by).as_ref(),
+            )
+        })
+    });
+}
+
+/// Numbers as numbers, strings as strings; values missing or of other kinds last.
+fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a, b) {
+        (Some(Value::Number(a)), Some(Value::Number(b))) => {
+            match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
+                (Some(a), Some(b), _, _) => a.cmp(&b),
+                (_, _, Some(a), Some(b)) => a.cmp(&b),
+                _ => {
+                    let (a, b) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+                    a.partial_cmp(&b).unwrap_or(Ordering::Equal)
+                }
+            }
+        }
+        (Some(Value::String(a)), Some(Value::String(b))) => a.cmp(b),
+        (Some(Value::Number(_)), Some(_)) => Ordering::Less,
+        (Some(_), Some(Value::Number(_))) => Ordering::Greater,
+        (Some(Value::String(_)), Some(_)) => Ordering::Less,
+        (Some(_), Some(Value::String(_))) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        _ => Ordering::Equal,
+    }
+}
+
+/// `value + amount`, for a counter; `None` if `value` is not a whole number or it would overflow.
+pub fn add_to_number(value: Option<&Value>, amount: i64) -> Option<Value> {
+    match value {
+        None => Some(Value::from(amount)),
+        Some(Value::Number(n)) => {
+            if let Some(i) = n.as_i64() {
+                i.checked_add(amount).map(Value::from)
+            } else {
+                n.as_u64()
+                    .and_then(|u| u.checked_add_signed(amount))
+                    .map(Value::from)
+            }
+        }
+        Some(_) => None,
     }
 }
 
@@ -124,7 +384,7 @@ impl Supplied {
     }
 
     /// Fetches everything `needs` asks for, one query after the other.
-    pub fn fetch(needs: &Needs, store: &dyn CardStore, templates: &dyn TemplateSource) -> Supplied {
+    pub fn fetch(needs: &Needs, store: &dyn ItemStore, templates: &dyn TemplateSource) -> Supplied {
         Supplied {
             answers: needs
                 .queries
@@ -140,59 +400,122 @@ impl Supplied {
     }
 }
 
-/// Reads a cards file (`origin-site/data/cards.json`): a JSON array of cards.
-pub fn read_cards_file(path: &Path) -> Result<Vec<Card>, String> {
+/// Reads an items file: a JSON array of objects, each with a string key of the table's shape.
+/// Every attribute is kept.
+pub fn read_items_file(path: &Path, spec: &TableSpec) -> Result<Vec<Item>, String> {
     let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let cards: Vec<Card> = crate::event::from_json(&bytes)
-        .map_err(|e| format!("{} is not a cards file: {e}", path.display()))?;
-    if let Some(bad) = cards.iter().find(|c| !is_valid_card_id(&c.id)) {
-        return Err(format!(
-            "{}: `{}` is not a valid card id",
-            path.display(),
-            bad.id
-        ));
-    }
-    Ok(cards)
-}
-
-/// Cards in memory: for tests, `invoke`, and as the embedded store's working set.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    cards: Mutex<BTreeMap<String, Card>>,
-}
-
-impl MemoryStore {
-    pub fn new(cards: impl IntoIterator<Item = Card>) -> MemoryStore {
-        MemoryStore {
-            cards: Mutex::new(cards.into_iter().map(|c| (c.id.clone(), c)).collect()),
+    let items: Vec<Item> = crate::event::from_json(&bytes).map_err(|e| {
+        format!(
+            "{} is not an items file (a JSON array of objects): {e}",
+            path.display()
+        )
+    })?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (n, item) in items.iter().enumerate() {
+        let key = match item.get(&spec.key) {
+            Some(Value::String(key)) => key,
+            Some(_) => {
+                return Err(format!(
+                    "{}: item {}: `{}` is not a string",
+                    path.display(),
+                    n + 1,
+                    spec.key
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{}: item {} has no `{}` (the table's key)",
+                    path.display(),
+                    n + 1,
+                    spec.key
+                ));
+            }
+        };
+        if !spec.key_shape.accepts(key) {
+            return Err(format!(
+                "{}: item {}: `{key}` is not a valid key (letters, digits and `{}`, at most {})",
+                path.display(),
+                n + 1,
+                spec.key_shape.also,
+                spec.key_shape.max_length
+            ));
+        }
+        if !seen.insert(key.clone()) {
+            return Err(format!("{}: key `{key}` is listed twice", path.display()));
         }
     }
+    Ok(items)
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Card>> {
-        // A panic while holding the lock cannot leave a half-written card: every write is one
-        // assignment, so the data behind a poisoned lock is still consistent.
-        self.cards.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// A table's items by key.
+type Rows = BTreeMap<String, Item>;
+
+/// Items in memory: for tests, `invoke`, and as the embedded store's working set.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tables: Mutex<BTreeMap<String, Rows>>,
+}
+
+fn no_table(table: &Table) -> DataError {
+    DataError::Unavailable(format!("there is no table `{}`", table.name))
 }
 
 impl MemoryStore {
-    /// Adds a like, then hands every card to `keep` (a store that persists writes them there)
-    /// while still holding the lock, so no other like slips in between; if `keep` fails, the like
-    /// is taken back and not acknowledged.
-    fn add_like_and_keep(
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Adds a table with these items (keyed by the table's key attribute; an item without a
+    /// string key is left out).
+    pub fn with_table(self, table: &Table, items: impl IntoIterator<Item = Item>) -> MemoryStore {
+        let rows = items
+            .into_iter()
+            .filter_map(|item| match item.get(&table.key) {
+                Some(Value::String(key)) => Some((key.clone(), item)),
+                _ => None,
+            })
+            .collect();
+        self.lock().insert(table.name.clone(), rows);
+        self
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Rows>> {
+        // A panic while holding the lock cannot leave a half-written item: every write is one
+        // assignment, so the data behind a poisoned lock is still consistent.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds to a counter, then hands the table's items to `keep` (a store that persists writes
+    /// them there) while still holding the lock, so no other write slips in between; if `keep`
+    /// fails, the addition is taken back and not acknowledged.
+    fn add_and_keep(
         &self,
-        id: &str,
-        keep: impl FnOnce(&BTreeMap<String, Card>) -> Result<(), String>,
-    ) -> Result<Option<Card>, DataError> {
-        let mut cards = self.lock();
-        let Some(card) = cards.get_mut(id) else {
+        table: &Table,
+        key: &str,
+        attribute: &str,
+        amount: i64,
+        keep: impl FnOnce(&Rows) -> Result<(), String>,
+    ) -> Result<Option<Item>, DataError> {
+        let mut tables = self.lock();
+        let rows = tables.get_mut(&table.name).ok_or_else(|| no_table(table))?;
+        let Some(item) = rows.get_mut(key) else {
             return Ok(None);
         };
-        card.likes += 1;
-        let updated = card.clone();
-        if let Err(err) = keep(&cards) {
-            if let Some(card) = cards.get_mut(id) {
-                card.likes -= 1;
+        let before = item.get(attribute).cloned();
+        let after = add_to_number(before.as_ref(), amount).ok_or_else(|| {
+            DataError::BadItem(format!(
+                "{}: item `{key}`: `{attribute}` is not a whole number that can take {amount} more",
+                table.name
+            ))
+        })?;
+        item.insert(attribute.to_owned(), after);
+        let updated = item.clone();
+        if let Err(err) = keep(rows) {
+            if let Some(item) = rows.get_mut(key) {
+                match before {
+                    Some(value) => item.insert(attribute.to_owned(), value),
+                    None => item.remove(attribute),
+                };
             }
             return Err(DataError::Unavailable(err));
         }
@@ -200,91 +523,133 @@ impl MemoryStore {
     }
 }
 
-impl CardStore for MemoryStore {
-    fn get_card(&self, id: &str) -> Result<Option<Card>, DataError> {
-        Ok(self.lock().get(id).cloned())
+impl ItemStore for MemoryStore {
+    fn get(&self, table: &Table, key: &str) -> Result<Option<Item>, DataError> {
+        let tables = self.lock();
+        let rows = tables.get(&table.name).ok_or_else(|| no_table(table))?;
+        Ok(rows.get(key).cloned())
     }
 
-    fn list_cards(&self) -> Result<Vec<Card>, DataError> {
-        Ok(self.lock().values().cloned().collect())
+    fn scan(&self, table: &Table) -> Result<Vec<Item>, DataError> {
+        let tables = self.lock();
+        let rows = tables.get(&table.name).ok_or_else(|| no_table(table))?;
+        Ok(rows.values().cloned().collect())
     }
 
-    fn add_like(&self, id: &str) -> Result<Option<Card>, DataError> {
-        self.add_like_and_keep(id, |_| Ok(()))
+    fn add(
+        &self,
+        table: &Table,
+        key: &str,
+        attribute: &str,
+        amount: i64,
+    ) -> Result<Option<Item>, DataError> {
+        self.add_and_keep(table, key, attribute, amount, |_| Ok(()))
     }
 }
 
-/// The embedded store: cards in a JSON file, seeded from the site's `cards.json` the first time.
-/// Every like is written to disk (temporary file, fsync, rename) before it is acknowledged, so a
-/// crash loses no acknowledged like.
+/// A table for the embedded store: what the site declares, and its items file, if any.
+#[derive(Debug, Clone)]
+pub struct SeededTable {
+    pub spec: TableSpec,
+    pub items: Option<PathBuf>,
+}
+
+/// The embedded store: each table in a JSON file (`<dir>/<table_name>.json`), seeded from the
+/// site's items file the first time. Every write goes to disk (temporary file, fsync, rename)
+/// before it is acknowledged, so a crash loses nothing acknowledged.
 #[derive(Debug)]
 pub struct EmbeddedStore {
-    path: PathBuf,
-    /// The working set; every like is written from it to `path`.
-    cards: MemoryStore,
+    dir: PathBuf,
+    /// The working set; every write is written from it to the table's file.
+    items: MemoryStore,
 }
 
 impl EmbeddedStore {
-    /// Opens the store at `path`, creating it from `seed` if it does not exist yet. A site
-    /// with no seed file (one that reads no data) gets an empty store, written on first change.
-    pub fn open(path: &Path, seed: &Path) -> Result<EmbeddedStore, String> {
-        let cards = if path.exists() {
-            read_cards_file(path)?
-        } else if !seed.exists() {
-            Vec::new()
-        } else {
-            let cards = read_cards_file(seed)?;
-            write_cards_file(path, &cards)?;
-            cards
-        };
+    /// Opens the store in `dir`, creating each table's file from its items file if it does not
+    /// exist yet. A table without an items file starts empty.
+    pub fn open(dir: &Path, tables: &[SeededTable]) -> Result<EmbeddedStore, String> {
+        let mut items = MemoryStore::new();
+        for table in tables {
+            let path = Self::file(dir, &table.spec);
+            let rows = if path.exists() {
+                read_items_file(&path, &table.spec)?
+            } else {
+                let rows = match &table.items {
+                    Some(seed) => read_items_file(seed, &table.spec)?,
+                    None => Vec::new(),
+                };
+                write_items_file(&path, rows.iter())?;
+                rows
+            };
+            items = items.with_table(&table.spec.table(), rows);
+        }
         Ok(EmbeddedStore {
-            path: path.to_owned(),
-            cards: MemoryStore::new(cards),
+            dir: dir.to_owned(),
+            items,
         })
     }
 
-    /// Reads the store's current cards without opening it for writing (what `invoke` uses).
-    pub fn snapshot(path: &Path, seed: &Path) -> Result<Vec<Card>, String> {
-        if path.exists() {
-            read_cards_file(path)
-        } else if !seed.exists() {
-            Ok(Vec::new())
-        } else {
-            read_cards_file(seed)
+    /// The store's current items, without opening it for writing (what `invoke` uses).
+    pub fn snapshot(dir: &Path, tables: &[SeededTable]) -> Result<MemoryStore, String> {
+        let mut items = MemoryStore::new();
+        for table in tables {
+            let path = Self::file(dir, &table.spec);
+            let rows = if path.exists() {
+                read_items_file(&path, &table.spec)?
+            } else if let Some(seed) = &table.items {
+                read_items_file(seed, &table.spec)?
+            } else {
+                Vec::new()
+            };
+            items = items.with_table(&table.spec.table(), rows);
         }
+        Ok(items)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The file holding a table.
+    pub fn file(dir: &Path, spec: &TableSpec) -> PathBuf {
+        dir.join(format!("{}.json", spec.table_name))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
-impl CardStore for EmbeddedStore {
-    fn get_card(&self, id: &str) -> Result<Option<Card>, DataError> {
-        self.cards.get_card(id)
+impl ItemStore for EmbeddedStore {
+    fn get(&self, table: &Table, key: &str) -> Result<Option<Item>, DataError> {
+        self.items.get(table, key)
     }
 
-    fn list_cards(&self) -> Result<Vec<Card>, DataError> {
-        self.cards.list_cards()
+    fn scan(&self, table: &Table) -> Result<Vec<Item>, DataError> {
+        self.items.scan(table)
     }
 
     /// Acknowledged only once the file on disk has it.
-    fn add_like(&self, id: &str) -> Result<Option<Card>, DataError> {
-        self.cards.add_like_and_keep(id, |cards| {
-            let all: Vec<Card> = cards.values().cloned().collect();
-            write_cards_file(&self.path, &all)
-        })
+    fn add(
+        &self,
+        table: &Table,
+        key: &str,
+        attribute: &str,
+        amount: i64,
+    ) -> Result<Option<Item>, DataError> {
+        let path = self.dir.join(format!("{}.json", table.name));
+        self.items
+            .add_and_keep(table, key, attribute, amount, |rows| {
+                write_items_file(&path, rows.values())
+            })
     }
 }
 
-fn write_cards_file(path: &Path, cards: &[Card]) -> Result<(), String> {
+fn write_items_file<'a>(path: &Path, items: impl Iterator<Item = &'a Item>) -> Result<(), String> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let tmp = path.with_extension("json.tmp");
-    let mut bytes = serde_json::to_vec_pretty(cards).map_err(|e| e.to_string())?;
+    let items: Vec<&Item> = items.collect();
+    let mut bytes = serde_json::to_vec_pretty(&items).map_err(|e| e.to_string())?;
     bytes.push(b'\n');
     let write = || -> std::io::Result<()> {
         let mut file = fs::File::create(&tmp)?;
@@ -369,59 +734,162 @@ impl TemplateSource for MemoryTemplates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn cards() -> Vec<Card> {
-        vec![Card {
-            id: "da8398f4".into(),
-            description: "Tree".into(),
-            likes: 0,
-        }]
+    fn spec() -> TableSpec {
+        TableSpec {
+            table_name: "pictures".into(),
+            key: "Id".into(),
+            key_shape: KeyShape::default(),
+            counters: vec!["Likes".into()],
+            items: None,
+        }
+    }
+
+    fn item(value: Value) -> Item {
+        match value {
+            Value::Object(item) => item,
+            _ => unreachable!("an object"),
+        }
+    }
+
+    fn items() -> Vec<Item> {
+        vec![
+            item(json!({"Id": "tree", "Title": "Tree", "Likes": 2, "Tags": ["green"]})),
+            item(json!({"Id": "cat", "Title": "Cat", "Likes": 2})),
+            item(json!({"Id": "moon", "Title": "Moon"})),
+            item(json!({"Id": "sun", "Title": "Sun", "Likes": 7})),
+        ]
     }
 
     #[test]
-    fn memory_store_adds_likes_and_never_creates_cards() {
-        let store = MemoryStore::new(cards());
-        assert_eq!(store.add_like("da8398f4").unwrap().unwrap().likes, 1);
-        assert_eq!(store.add_like("nope").unwrap(), None);
-        assert_eq!(store.list_cards().unwrap().len(), 1);
+    fn memory_store_adds_to_counters_and_never_creates_items() {
+        let table = spec().table();
+        let store = MemoryStore::new().with_table(&table, items());
+        let tree = store.add(&table, "tree", "Likes", 1).unwrap().unwrap();
+        assert_eq!(tree["Likes"], json!(3));
+        // Every other attribute is kept.
+        assert_eq!(tree["Tags"], json!(["green"]));
+        // A missing counter starts at 0.
+        let moon = store.add(&table, "moon", "Likes", 1).unwrap().unwrap();
+        assert_eq!(moon["Likes"], json!(1));
+        assert_eq!(store.add(&table, "nope", "Likes", 1).unwrap(), None);
+        assert_eq!(store.scan(&table).unwrap().len(), 4);
+        // A counter that is not a number is a bad item, and stays as it was.
+        assert!(matches!(
+            store.add(&table, "tree", "Title", 1),
+            Err(DataError::BadItem(_))
+        ));
+        let other = Table {
+            name: "other".into(),
+            key: "Id".into(),
+        };
+        assert!(matches!(
+            store.get(&other, "x"),
+            Err(DataError::Unavailable(_))
+        ));
     }
 
-    /// A directory holding a seed file, and the embedded store opened from it in `state/`.
-    fn fresh_store(name: &str) -> (PathBuf, EmbeddedStore) {
+    #[test]
+    fn lists_are_sorted_ties_broken_and_limited() {
+        let table = spec().table();
+        let store = MemoryStore::new().with_table(&table, items());
+        let list = |order: Order, limit| match store
+            .answer(&Query::List {
+                table: table.clone(),
+                order,
+                limit,
+            })
+            .unwrap()
+        {
+            Answer::Items(items) => items
+                .iter()
+                .map(|i| i["Id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        let most_liked = Order {
+            sort_by: Some("Likes".into()),
+            descending: true,
+            then_by: Some("Title".into()),
+        };
+        assert_eq!(
+            list(most_liked.clone(), None),
+            ["sun", "cat", "tree", "moon"]
+        );
+        assert_eq!(list(most_liked, Some(2)), ["sun", "cat"]);
+        let least_liked = Order {
+            sort_by: Some("Likes".into()),
+            descending: false,
+            then_by: None,
+        };
+        // Without the attribute, last either way.
+        assert_eq!(list(least_liked, None).last().unwrap(), "moon");
+    }
+
+    /// A directory holding an items file, and the embedded store opened from it in `state/`.
+    fn fresh_store(name: &str) -> (PathBuf, SeededTable, EmbeddedStore) {
         let dir = std::env::temp_dir().join(format!("edge-fn-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let seed = dir.join("seed.json");
-        fs::write(&seed, serde_json::to_vec(&cards()).unwrap()).unwrap();
-        let store = EmbeddedStore::open(&dir.join("state/cards.json"), &seed).unwrap();
-        (dir, store)
+        let seed = dir.join("items.json");
+        fs::write(&seed, serde_json::to_vec(&items()).unwrap()).unwrap();
+        let table = SeededTable {
+            spec: spec(),
+            items: Some(seed),
+        };
+        let store = EmbeddedStore::open(&dir.join("state"), std::slice::from_ref(&table)).unwrap();
+        (dir, table, store)
     }
 
     #[test]
-    fn embedded_store_persists_likes_across_opens() {
-        let (dir, store) = fresh_store("store");
-        let (seed, data) = (dir.join("seed.json"), store.path().to_owned());
-        store.add_like("da8398f4").unwrap();
-        store.add_like("da8398f4").unwrap();
+    fn embedded_store_persists_every_attribute_across_opens() {
+        let (dir, table, store) = fresh_store("store");
+        let t = spec().table();
+        store.add(&t, "tree", "Likes", 1).unwrap();
+        store.add(&t, "tree", "Likes", 1).unwrap();
         drop(store);
-        let reopened = EmbeddedStore::open(&data, &seed).unwrap();
-        assert_eq!(reopened.get_card("da8398f4").unwrap().unwrap().likes, 2);
-        // The seed is left as it was.
-        assert_eq!(read_cards_file(&seed).unwrap()[0].likes, 0);
+        let reopened =
+            EmbeddedStore::open(&dir.join("state"), std::slice::from_ref(&table)).unwrap();
+        let tree = reopened.get(&t, "tree").unwrap().unwrap();
+        assert_eq!(tree["Likes"], json!(4));
+        assert_eq!(tree["Tags"], json!(["green"]));
+        // The items file is left as it was.
+        let seed = read_items_file(table.items.as_ref().unwrap(), &spec()).unwrap();
+        assert_eq!(seed[0]["Likes"], json!(2));
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
-    fn embedded_store_takes_back_a_like_it_could_not_write() {
-        let (dir, store) = fresh_store("store-fail");
-        store.add_like("da8398f4").unwrap();
+    fn embedded_store_takes_back_an_addition_it_could_not_write() {
+        let (dir, _, store) = fresh_store("store-fail");
+        let t = spec().table();
+        store.add(&t, "tree", "Likes", 1).unwrap();
         // The store's directory becomes a file: the next write cannot happen.
         fs::remove_dir_all(dir.join("state")).unwrap();
         fs::write(dir.join("state"), b"").unwrap();
         assert!(matches!(
-            store.add_like("da8398f4"),
+            store.add(&t, "tree", "Likes", 1),
             Err(DataError::Unavailable(_))
         ));
-        assert_eq!(store.get_card("da8398f4").unwrap().unwrap().likes, 1);
+        assert_eq!(store.get(&t, "tree").unwrap().unwrap()["Likes"], json!(3));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn items_files_are_checked() {
+        let dir = std::env::temp_dir().join(format!("edge-fn-items-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("items.json");
+        let check = |text: &str| {
+            fs::write(&file, text).unwrap();
+            read_items_file(&file, &spec()).unwrap_err()
+        };
+        assert!(check(r#"[{"Title": "x"}]"#).contains("item 1 has no `Id`"));
+        assert!(check(r#"[{"Id": 3}]"#).contains("`Id` is not a string"));
+        assert!(check(r#"[{"Id": "../x"}]"#).contains("not a valid key"));
+        assert!(check(r#"[{"Id": "a"}, {"Id": "a"}]"#).contains("listed twice"));
+        assert!(check(r#"{"Id": "a"}"#).contains("not an items file"));
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -445,11 +913,26 @@ mod tests {
     }
 
     #[test]
-    fn card_ids_are_checked() {
-        assert!(is_valid_card_id("k9b430fc"));
-        assert!(!is_valid_card_id(""));
-        assert!(!is_valid_card_id("../etc"));
-        assert!(!is_valid_card_id("<script>"));
+    fn key_shapes_are_checked() {
+        let shape = KeyShape::default();
+        assert!(shape.accepts("k9b430fc"));
+        assert!(!shape.accepts(""));
+        assert!(!shape.accepts("../etc"));
+        assert!(!shape.accepts("<script>"));
+        assert!(!shape.accepts(&"a".repeat(65)));
+        let dotted = KeyShape {
+            max_length: 10,
+            also: "-.".into(),
+        };
+        assert!(dotted.accepts("v1.2") && !dotted.accepts("a_b"));
+        assert!(
+            KeyShape {
+                max_length: 8,
+                also: "<".into()
+            }
+            .check()
+            .is_err()
+        );
     }
 }
 

@@ -29,6 +29,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::EventType;
+use crate::data::{SeededTable, TableSpec};
 use crate::function::{
     EdgeFunctions, OriginRequestFunction, OriginResponseFunction, ViewerRequestFunction,
     ViewerResponseFunction,
@@ -45,11 +46,27 @@ pub struct DeclarationError {
     pub message: String,
 }
 
-/// A loaded site: its name and its four functions.
+/// A loaded site: its name, its four functions and the tables they read.
 #[derive(Clone)]
 pub struct Site {
     pub name: String,
     pub functions: EdgeFunctions,
+    /// By the name the declaration gives them (`[tables.<name>]`).
+    pub tables: BTreeMap<String, TableSpec>,
+}
+
+impl Site {
+    /// The tables with their items files, resolved against the declaration's folder.
+    pub fn seeded_tables(&self, declaration: &Path) -> Vec<SeededTable> {
+        let dir = declaration.parent().unwrap_or(Path::new("."));
+        self.tables
+            .values()
+            .map(|spec| SeededTable {
+                spec: spec.clone(),
+                items: spec.items.as_ref().map(|file| dir.join(file)),
+            })
+            .collect()
+    }
 }
 
 /// The triggers, as a declaration's `[functions]` names them.
@@ -93,6 +110,7 @@ pub fn load(
     let mut name = None;
     let mut functions = None;
     let mut pages = None;
+    let mut tables = None;
     let mut blocks = None;
     for (key, value) in document {
         match key.get_ref().as_ref() {
@@ -102,20 +120,22 @@ pub fn load(
             },
             "functions" => functions = Some(value),
             "pages" => pages = Some(value),
+            "tables" => tables = Some(value),
             "blocks" => blocks = Some(value),
             other => {
                 return Err(at(
                     Some(key.span()),
                     format!(
-                        "unknown key `{other}`: a declaration has `name`, [functions], [pages] \
-                         and [blocks]"
+                        "unknown key `{other}`: a declaration has `name`, [functions], [pages], \
+                         [tables] and [blocks]"
                     ),
                 ));
             }
         }
     }
 
-    let site = site_context(pages, &at)?;
+    let mut site = site_context(pages, &at)?;
+    site.tables = read_tables(tables, &at)?;
 
     // The named blocks, parsed but not yet built.
     let mut declared: BTreeMap<String, (std::ops::Range<usize>, DeTable<'_>)> = BTreeMap::new();
@@ -283,7 +303,42 @@ pub fn load(
                 .unwrap_or_default()
         }),
         functions,
+        tables: site
+            .tables
+            .iter()
+            .map(|(name, spec)| (name.clone(), (**spec).clone()))
+            .collect(),
     })
+}
+
+/// The `[tables]` section: each table's DynamoDB name, key attribute, key shape and counters.
+fn read_tables(
+    tables: Option<Spanned<DeValue<'_>>>,
+    at: &impl Fn(Option<std::ops::Range<usize>>, String) -> DeclarationError,
+) -> Result<BTreeMap<String, std::sync::Arc<TableSpec>>, DeclarationError> {
+    use serde::Deserialize;
+    let mut out = BTreeMap::new();
+    let Some(tables) = tables else {
+        return Ok(out);
+    };
+    let span = tables.span();
+    let DeValue::Table(table) = tables.into_inner() else {
+        return Err(at(Some(span), "[tables] is a table of named tables".into()));
+    };
+    for (key, value) in table {
+        let span = value.span();
+        let name = key.get_ref().to_string();
+        let spec = TableSpec::deserialize(ValueDeserializer::from(value)).map_err(|e| {
+            at(
+                e.span().or(Some(span.clone())),
+                format!("[tables.{name}]: {}", e.message()),
+            )
+        })?;
+        spec.check()
+            .map_err(|e| at(Some(span.clone()), format!("[tables.{name}]: {e}")))?;
+        out.insert(name, std::sync::Arc::new(spec));
+    }
+    Ok(out)
 }
 
 /// Loads each trigger's function on its own, for a host whose build may lack some blocks (a
@@ -373,10 +428,11 @@ fn site_context(
         return Ok(SiteContext::default());
     };
     let span = pages.span();
-    let site = crate::blocks::pages::CardSite::deserialize(ValueDeserializer::from(pages))
+    let site = crate::blocks::pages::PageSite::deserialize(ValueDeserializer::from(pages))
         .map_err(|e| at(e.span().or(Some(span)), format!("[pages]: {}", e.message())))?;
     Ok(SiteContext {
         pages: Some(std::sync::Arc::new(site)),
+        ..SiteContext::default()
     })
 }
 
@@ -539,7 +595,7 @@ preset = "strict-same-origin"
     fn a_page_block_without_pages_is_refused() {
         let text = GOOD.replace(
             "[blocks.old-links]",
-            "[blocks.home]\nblock = \"home-page\"\npaths = [\"/\"]\ntemplate = \"home.html\"\ncache_control = \"no-cache\"\n\n[blocks.old-links]",
+            "[blocks.home]\nblock = \"page\"\nroutes = [\"/\"]\ntemplate = \"home.html\"\ncache_control = \"no-cache\"\n\n[blocks.old-links]",
         );
         let (line, message) = refused(&text);
         assert!((7..=12).contains(&line), "line {line}");
@@ -554,15 +610,15 @@ preset = "strict-same-origin"
         let pages = r#"
 [pages]
 site_name = "Example"
-card_prefix = "/card/"
-image_path = "/images/{id}.svg"
-liked_cookie = "liked"
-liked_cookie_max_age_secs = 60
-secure_cookies = true
 layout_template = "base.html"
 error_template = "error.html"
 default_language = "en"
 errors = { not_found = { title = "Not found", message = "No such page." }, unavailable = { title = "Down", message = "Try again." } }
+
+[tables.articles]
+table_name = "articles"
+key = "Slug"
+counters = ["Views"]
 "#;
         #[cfg(not(feature = "pages"))]
         let pages = "";

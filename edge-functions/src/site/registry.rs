@@ -44,13 +44,29 @@ impl Steps {
 pub struct SiteContext {
     /// The declaration's `[pages]` section: what every generated page shares.
     #[cfg(feature = "pages")]
-    pub pages: Option<Arc<crate::blocks::pages::CardSite>>,
+    pub pages: Option<Arc<crate::blocks::pages::PageSite>>,
+    /// The declaration's `[tables]`, by name.
+    pub tables: BTreeMap<String, Arc<crate::data::TableSpec>>,
 }
 
 impl SiteContext {
+    /// A table the declaration's `[tables]` names (what a block that reads items asks for).
+    pub fn table(&self, name: &str) -> Result<Arc<crate::data::TableSpec>, String> {
+        self.tables.get(name).cloned().ok_or_else(|| {
+            if self.tables.is_empty() {
+                format!("table `{name}` is not declared: add [tables.{name}] with its table_name and key")
+            } else {
+                format!(
+                    "table `{name}` is not declared; [tables] has {}",
+                    self.tables.keys().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+                )
+            }
+        })
+    }
+
     /// The `[pages]` section, which every block that renders a page needs.
     #[cfg(feature = "pages")]
-    pub fn pages(&self) -> Result<Arc<crate::blocks::pages::CardSite>, String> {
+    pub fn pages(&self) -> Result<Arc<crate::blocks::pages::PageSite>, String> {
         self.pages.clone().ok_or_else(|| {
             "this block renders pages: the declaration needs a [pages] section (site name, \
              layout and error templates, error texts)"
@@ -140,9 +156,8 @@ impl Registry {
             .register::<CountryRedirect>();
         #[cfg(feature = "pages")]
         let registry = registry
-            .register::<pages::HomePageSettings>()
-            .register::<pages::CardPageSettings>()
-            .register::<like_api::LikeApiSettings>()
+            .register::<pages::PageSettings>()
+            .register::<counter_api::CounterApiSettings>()
             .register::<error_pages::FriendlyErrorsSettings>();
         registry
     }

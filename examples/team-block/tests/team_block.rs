@@ -96,11 +96,7 @@ fn the_team_block_runs_in_the_python_module_built_with_it() {
     )
     .unwrap();
     std::fs::copy(here().join("site.toml"), dir.join("site.toml")).unwrap();
-    std::fs::write(
-        dir.join("edgekit.json"),
-        r#"{"site": "site.toml", "table": "none"}"#,
-    )
-    .unwrap();
+    std::fs::write(dir.join("edgekit.json"), r#"{"site": "site.toml"}"#).unwrap();
     let script = r#"
 import json, sys
 sys.path.insert(0, sys.argv[1])
