@@ -54,6 +54,13 @@ pub struct EventArgs {
     /// The request id (`config.requestId`); by default one derived from the other arguments.
     #[arg(long)]
     request_id: Option<String>,
+    /// The S3 origin's domain in origin events. Default: the origin of the config's behavior for
+    /// --uri.
+    #[arg(long, value_name = "DOMAIN")]
+    origin_domain: Option<String>,
+    /// The distribution config the default origin domain comes from.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,7 +73,8 @@ enum Device {
 
 const DISTRIBUTION_DOMAIN: &str = "d111111abcdef8.cloudfront.net";
 const DISTRIBUTION_ID: &str = "EDFDVBD6EXAMPLE";
-const ORIGIN_DOMAIN: &str = "alien-cards-origin.s3.us-east-1.amazonaws.com";
+/// The origin domain when no config says one.
+const FALLBACK_ORIGIN_DOMAIN: &str = "origin-bucket.s3.us-east-1.amazonaws.com";
 const DESKTOP_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 const PHONE_USER_AGENT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
 
@@ -97,8 +105,38 @@ fn split_pair(text: &str, separator: char, what: &str) -> Result<(String, String
     }
 }
 
+/// The domain of the origin the config's behavior for `uri` sends to.
+fn origin_domain(args: &EventArgs) -> String {
+    if let Some(domain) = &args.origin_domain {
+        return domain.clone();
+    }
+    let path = args
+        .config
+        .clone()
+        .unwrap_or_else(crate::serve_cmd::default_config);
+    let Ok(config) = cloudfront::DistributionConfig::load(&path) else {
+        return FALLBACK_ORIGIN_DOMAIN.into();
+    };
+    let behavior = config.behaviors_in_order().find(|b| {
+        b.path_pattern
+            .as_ref()
+            .is_none_or(|p| cloudfront::pattern::matches(p.get_ref(), &args.uri))
+    });
+    behavior
+        .and_then(|b| {
+            config
+                .origins
+                .iter()
+                .map(|o| o.get_ref())
+                .find(|o| o.id == *b.origin.get_ref())
+        })
+        .map(|o| o.domain_name.clone())
+        .unwrap_or_else(|| FALLBACK_ORIGIN_DOMAIN.into())
+}
+
 fn build(args: &EventArgs) -> Result<Event, String> {
     let trigger = args.trigger;
+    let origin_domain = origin_domain(args);
     let origin_event = !trigger.is_viewer();
     if !args.uri.starts_with('/') {
         return Err(format!("the uri must start with `/`, got `{}`", args.uri));
@@ -124,7 +162,7 @@ CloudFront adds them after viewer-request, so only origin events (and viewer-res
     headers.set(
         "Host",
         if origin_event {
-            ORIGIN_DOMAIN
+            origin_domain.as_str()
         } else {
             DISTRIBUTION_DOMAIN
         },
@@ -231,7 +269,7 @@ CloudFront adds them after viewer-request, so only origin events (and viewer-res
         origin: origin_event.then(|| {
             Origin::S3(S3Origin {
                 auth_method: "none".into(),
-                domain_name: ORIGIN_DOMAIN.into(),
+                domain_name: origin_domain.clone(),
                 region: Some("us-east-1".into()),
                 ..Default::default()
             })

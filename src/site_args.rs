@@ -29,6 +29,7 @@ pub fn site_of(
 
 /// The declaration the config's functions run, when they all run one; with several, the user
 /// says which.
+#[cfg(feature = "dynamodb")]
 pub fn any_site_of(config: &DistributionConfig, config_path: &Path) -> Result<PathBuf, String> {
     let base = config_path.parent().unwrap_or(Path::new("."));
     let mut sites: Vec<&str> = config

@@ -1,9 +1,10 @@
-//! The golden test: every fixture in `tests/fixtures/` run through the real command line, its
+//! The golden test: every fixture of every example site (Alien Cards in `tests/fixtures/`,
+//! Northwind Docs in `examples/docs-site/fixtures/`) run through the real command line, its
 //! stdout, stderr and exit code compared with `<case>.expected`.
 //!
 //! Layout:
-//! - `tests/fixtures/<trigger>/<case>.json`: `edgekit invoke <trigger> --event <case>.json`,
-//!   with `--data <case>.data.json` when that file exists;
+//! - `<fixtures>/<trigger>/<case>.json`: `edgekit invoke <trigger> --event <case>.json` (with the
+//!   site's config), with `--items <case>.data.json` when that file exists;
 //! - `tests/fixtures/validate/<trigger>/<case>.event.json` + `<case>.result.json`:
 //!   `edgekit validate <trigger> --event … --result …`.
 //!
@@ -49,13 +50,53 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// An example site's fixtures: a name for its cases, their folder, and what points `invoke` at
+/// the site (its distribution config and origin).
+struct SiteFixtures {
+    prefix: &'static str,
+    dir: PathBuf,
+    args: Vec<String>,
+}
+
+fn sites() -> Vec<SiteFixtures> {
+    let docs = root().join("examples/docs-site");
+    vec![
+        SiteFixtures {
+            prefix: "",
+            dir: fixtures(),
+            args: vec![
+                "--origin-dir".to_owned(),
+                root().join("origin-site").display().to_string(),
+            ],
+        },
+        SiteFixtures {
+            prefix: "docs-site/",
+            dir: docs.join("fixtures"),
+            args: vec![
+                "--config".to_owned(),
+                docs.join("distribution.toml").display().to_string(),
+                "--origin-dir".to_owned(),
+                docs.join("origin").display().to_string(),
+            ],
+        },
+    ]
+}
+
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     // An embedded store that does not exist: `invoke` then reads the seed data, so the golden
     // output never depends on likes a developer clicked locally.
     let store = std::env::temp_dir().join("edgekit-golden-no-store");
+    for site in sites() {
+        cases.extend(site_cases(&site, &store));
+    }
+    cases
+}
+
+fn site_cases(site: &SiteFixtures, store: &Path) -> Vec<Case> {
+    let mut cases = Vec::new();
     for trigger in TRIGGERS {
-        for event in json_files(&fixtures().join(trigger)) {
+        for event in json_files(&site.dir.join(trigger)) {
             let file = event.file_name().unwrap().to_string_lossy().into_owned();
             if file.ends_with(".data.json") {
                 continue;
@@ -66,29 +107,28 @@ fn cases() -> Vec<Case> {
                 trigger.to_owned(),
                 "--event".to_owned(),
                 event.display().to_string(),
-                "--origin-dir".to_owned(),
-                root().join("origin-site").display().to_string(),
                 "--store".to_owned(),
                 store.display().to_string(),
             ];
+            args.extend(site.args.iter().cloned());
             let data = event.with_file_name(format!("{stem}.data.json"));
             if data.exists() {
                 args.extend(["--items".to_owned(), data.display().to_string()]);
             }
             cases.push(Case {
-                name: format!("{trigger}/{stem}"),
+                name: format!("{}{trigger}/{stem}", site.prefix),
                 args,
                 expected: event.with_file_name(format!("{stem}.expected")),
             });
         }
-        let validate_dir = fixtures().join("validate").join(trigger);
+        let validate_dir = site.dir.join("validate").join(trigger);
         for event in json_files(&validate_dir) {
             let file = event.file_name().unwrap().to_string_lossy().into_owned();
             let Some(stem) = file.strip_suffix(".event.json") else {
                 continue;
             };
             cases.push(Case {
-                name: format!("validate/{trigger}/{stem}"),
+                name: format!("{}validate/{trigger}/{stem}", site.prefix),
                 args: vec![
                     "validate".to_owned(),
                     trigger.to_owned(),
@@ -174,8 +214,11 @@ fn every_fixture_gives_its_expected_output() {
 #[test]
 fn every_fixture_event_round_trips() {
     let mut checked = 0;
-    let mut dirs: Vec<PathBuf> = TRIGGERS.iter().map(|t| fixtures().join(t)).collect();
-    dirs.extend(TRIGGERS.iter().map(|t| fixtures().join("validate").join(t)));
+    let mut dirs = Vec::new();
+    for site in sites() {
+        dirs.extend(TRIGGERS.iter().map(|t| site.dir.join(t)));
+        dirs.extend(TRIGGERS.iter().map(|t| site.dir.join("validate").join(t)));
+    }
     for dir in dirs {
         for file in json_files(&dir) {
             let name = file.file_name().unwrap().to_string_lossy().into_owned();

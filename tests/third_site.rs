@@ -145,7 +145,7 @@ fn a_site_written_as_files_is_served_with_no_rust() {
         .args(["serve", "--port", "0", "--quiet", "--config"])
         .arg(dir.join("distribution.toml"))
         .arg("--store")
-        .arg(dir.join("items.json"))
+        .arg(dir.join("store"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -229,11 +229,7 @@ fn the_python_module_runs_a_site_written_as_files() {
         dir.join("edgekit.abi3.so"),
     )
     .unwrap();
-    std::fs::write(
-        dir.join("edgekit.json"),
-        r#"{"site": "docs.site.toml", "table": "none"}"#,
-    )
-    .unwrap();
+    std::fs::write(dir.join("edgekit.json"), r#"{"site": "docs.site.toml"}"#).unwrap();
     let script = r#"
 import json, sys
 sys.path.insert(0, sys.argv[1])

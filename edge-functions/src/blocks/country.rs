@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Supplied;
 use crate::event::{Origin, Response};
-use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, RequestEdit};
+use crate::function::{
+    Flow, FunctionError, HeaderReads, OriginRequestStep, PathSpec, Paths, RequestEdit,
+};
 
 /// The `country-redirect` block: a visitor whose `CloudFront-Viewer-Country` is listed is
 /// redirected to (or, with `rewrite`, served from) that country's prefix, unless the path is
@@ -26,6 +28,9 @@ pub struct CountryRedirect {
     /// it per country.
     #[serde(default = "default_cache_control")]
     pub cache_control: String,
+    /// Only paths under these prefixes are routed by country (`/guide/`); none: every path.
+    #[serde(default)]
+    pub prefixes: Vec<String>,
 }
 
 fn default_status() -> u16 {
@@ -62,7 +67,12 @@ impl OriginRequestStep for CountryRedirect {
         else {
             return Ok(Flow::Continue);
         };
-        if self.localized(&request.uri) {
+        let routed = self.prefixes.is_empty()
+            || self
+                .prefixes
+                .iter()
+                .any(|p| request.uri.starts_with(p.as_str()));
+        if !routed || self.localized(&request.uri) {
             return Ok(Flow::Continue);
         }
         let target = format!("{prefix}{}", request.uri);
@@ -86,17 +96,33 @@ impl OriginRequestStep for CountryRedirect {
     fn header_reads(&self, reads: &mut HeaderReads) {
         reads.request(COUNTRY_HEADER);
     }
+
+    fn paths(&self) -> Paths {
+        if self.prefixes.is_empty() {
+            Paths::Any
+        } else {
+            Paths::Only(
+                self.prefixes
+                    .iter()
+                    .cloned()
+                    .map(PathSpec::Prefix)
+                    .collect(),
+            )
+        }
+    }
 }
 
 impl crate::site::Block for CountryRedirect {
     const NAME: &'static str = "country-redirect";
     const SUMMARY: &'static str = "Visitors from the listed countries (CloudFront-Viewer-Country) are redirected \
 to their country's prefix (`/guide` → `/de/guide`), or served from it in place with `rewrite`; a \
-path already under a country prefix is left alone. Origin-request: CloudFront adds the country \
+path already under a country prefix is left alone; with `prefixes`, only paths under them are \
+routed. Origin-request: CloudFront adds the country \
 header after viewer-request, only where the cache policy lists it (so each country's answer is \
 cached apart), and the function runs on cache misses only.";
     const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
     const EXAMPLE: &'static str = r#"countries = { DE = "/de", FR = "/fr" }
+prefixes = ["/guide/"]
 rewrite = false
 status = 302"#;
 
@@ -106,6 +132,9 @@ status = 302"#;
                 "`status` {} is not a redirect status (300-399)",
                 self.status
             ));
+        }
+        if let Some(bad) = self.prefixes.iter().find(|p| !p.starts_with('/')) {
+            return Err(format!("`prefixes`: `{bad}` does not start with /"));
         }
         for (country, prefix) in &self.countries {
             if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -142,6 +171,7 @@ mod tests {
             rewrite,
             status: 302,
             cache_control: default_cache_control(),
+            prefixes: Vec::new(),
         }
     }
 
@@ -182,5 +212,17 @@ mod tests {
         assert_eq!(run(&redirect, None, "/guide").0, Flow::Continue);
         let (flow, uri) = run(&block(true), Some("FR"), "/guide");
         assert_eq!((flow, uri.as_str()), (Flow::Continue, "/fr/guide"));
+        let only_guide = CountryRedirect {
+            prefixes: vec!["/guide/".into()],
+            ..block(false)
+        };
+        assert!(matches!(
+            run(&only_guide, Some("DE"), "/guide/index.html").0,
+            Flow::Respond(_)
+        ));
+        assert_eq!(
+            run(&only_guide, Some("DE"), "/docs/a.html").0,
+            Flow::Continue
+        );
     }
 }
