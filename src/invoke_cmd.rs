@@ -41,7 +41,7 @@ pub struct InvokeArgs {
     /// file is a JSON array of items, like the table's `items` file.
     #[arg(long, value_name = "[TABLE=]FILE")]
     items: Vec<String>,
-    /// The origin directory holding templates/.
+    /// The origin directory holding templates/. Default: the config's S3 origin.
     #[arg(long, value_name = "DIR")]
     origin_dir: Option<PathBuf>,
     /// The embedded store's directory; read, never modified, by `invoke`.
@@ -75,16 +75,19 @@ fn bad_input(message: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn invoke(args: InvokeArgs) -> ExitCode {
-    let origin_dir = args.origin_dir.unwrap_or_else(paths::default_origin_dir);
     let event = match read(&args.event) {
         Ok(bytes) => bytes,
         Err(e) => return bad_input(e),
     };
-    let templates = DirTemplates::new(origin_dir.join("templates"));
     let config_path = args
         .config
         .clone()
         .unwrap_or_else(crate::serve_cmd::default_config);
+    let origin_dir = args
+        .origin_dir
+        .clone()
+        .unwrap_or_else(|| paths::origin_dir(&config_path));
+    let templates = DirTemplates::new(origin_dir.join("templates"));
     let distribution = cloudfront::DistributionConfig::load(&config_path);
     let site_file = match (&args.site, &distribution) {
         (Some(file), _) => file.clone(),

@@ -132,20 +132,8 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
     let config = DistributionConfig::load(&config_path).map_err(|e| e.to_string())?;
     let origin_dir = match &args.origin_dir {
         Some(dir) => dir.clone(),
-        None => {
-            let s3 = config
-                .origins
-                .iter()
-                .map(|o| o.get_ref())
-                .find(|o| o.kind == cloudfront::config::OriginKind::S3)
-                .and_then(|o| o.local_dir.clone())
-                .ok_or("the config has no S3 origin with a local_dir")?;
-            if s3.is_absolute() {
-                s3
-            } else {
-                config_path.parent().unwrap_or(Path::new(".")).join(s3)
-            }
-        }
+        None => paths::origin_dir_of(&config, &config_path)
+            .ok_or("the config has no S3 origin with a local_dir")?,
     };
     let (store, store_name) = if args.data.uses_dynamodb() {
         let data_args = args.data.clone();

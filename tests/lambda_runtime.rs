@@ -121,6 +121,7 @@ fn root() -> PathBuf {
 /// what it reported for each, in order.
 fn run_bootstrap(
     bootstrap: &str,
+    site: &fixture_index::Site,
     trigger: &str,
     events: Vec<Vec<u8>>,
     env: &[(&str, &str)],
@@ -131,17 +132,14 @@ fn run_bootstrap(
     let mut child = std::process::Command::new(bootstrap)
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .env("_HANDLER", trigger)
-        .env("AWS_LAMBDA_FUNCTION_NAME", format!("alien-cards-{trigger}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", format!("example-{trigger}"))
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/alien-cards")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/example")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("AWS_REGION", "us-east-1")
-        .env("EDGEKIT_TEMPLATES", root().join("origin-site/templates"))
-        .env(
-            "EDGEKIT_SITE",
-            root().join("cloudfront/alien-cards.site.toml"),
-        )
+        .env("EDGEKIT_TEMPLATES", &site.templates)
+        .env("EDGEKIT_SITE", &site.declaration)
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -168,9 +166,13 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
         return;
     };
     let mut compared = 0;
-    for trigger in fixture_index::TRIGGERS {
+    let sites = fixture_index::sites();
+    let runs = sites
+        .iter()
+        .flat_map(|site| fixture_index::TRIGGERS.map(|trigger| (site, trigger)));
+    for (site, trigger) in runs {
         // Only JSON the runtime client can hand over (a malformed file is not an event).
-        let cases: Vec<(fixture_index::Case, Vec<u8>)> = fixture_index::data_free(trigger)
+        let cases: Vec<(fixture_index::Case, Vec<u8>)> = fixture_index::data_free(site, trigger)
             .into_iter()
             .map(|case| {
                 let bytes = std::fs::read(&case.file).unwrap();
@@ -178,8 +180,12 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
             })
             .filter(|(_, bytes)| serde_json::from_slice::<serde_json::Value>(bytes).is_ok())
             .collect();
+        if cases.is_empty() {
+            continue;
+        }
         let outcomes = run_bootstrap(
             &bootstrap,
+            site,
             trigger,
             cases.iter().map(|(_, b)| b.clone()).collect(),
             &[],
@@ -210,7 +216,7 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives() {
             compared += 1;
         }
     }
-    assert!(compared >= 25, "only {compared} fixtures compared");
+    assert!(compared >= 35, "only {compared} fixtures compared");
 }
 
 /// Parity on the fixtures that read cards: one `bootstrap` per fixture, on a table seeded with the
@@ -228,10 +234,16 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
     };
     let mut compared = 0;
     for (trigger, case) in fixture_index::all_with_cards() {
-        let table =
-            fixture_index::seed_table(&endpoint, "us-east-1", case.cards.as_ref().unwrap(), "rt");
+        let table = fixture_index::seed_table(
+            &case.site,
+            &endpoint,
+            "us-east-1",
+            case.cards.as_ref().unwrap(),
+            "rt",
+        );
         let outcome = run_bootstrap(
             &bootstrap,
+            &case.site,
             trigger,
             vec![std::fs::read(&case.file).unwrap()],
             &[
@@ -250,7 +262,7 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
         }
         compared += 1;
     }
-    assert!(compared >= 8, "only {compared} fixtures that read cards");
+    assert!(compared >= 12, "only {compared} fixtures that read items");
 }
 
 /// Every zip `package` writes loads as AWS's own Python runtime loads a handler: awslambdaric
@@ -270,7 +282,23 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
         );
         return;
     };
-    let dir = std::env::temp_dir().join(format!("edgekit-ric-{}", std::process::id()));
+    let loaded = packages_load(&fixture_index::alien_cards(), &ric, &module, &viewer);
+    assert_eq!(loaded, 4, "a zip for each of Alien Cards' four functions");
+    let loaded = packages_load(&fixture_index::docs_site(), &ric, &module, &viewer);
+    assert_eq!(
+        loaded, 3,
+        "a zip for each of the docs site's three functions"
+    );
+}
+
+/// Packages `site` with the given modules, templates it, and runs each zip under awslambdaric on
+/// a few of the site's fixtures; returns how many zips loaded.
+fn packages_load(site: &fixture_index::Site, ric: &str, module: &str, viewer: &str) -> usize {
+    let dir = std::env::temp_dir().join(format!(
+        "edgekit-ric-{}-{}",
+        site.table_name,
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let tool = |args: &[&std::ffi::OsStr]| {
@@ -287,6 +315,8 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
     };
     tool(&[
         "package".as_ref(),
+        "--config".as_ref(),
+        site.config.as_os_str(),
         "--out".as_ref(),
         dir.as_os_str(),
         "--module".as_ref(),
@@ -298,6 +328,8 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
     let template_file = dir.join("template.json");
     tool(&[
         "template".as_ref(),
+        "--config".as_ref(),
+        site.config.as_os_str(),
         "--packages".as_ref(),
         dir.as_os_str(),
         "-o".as_ref(),
@@ -337,7 +369,7 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
             .unwrap();
         assert!(unzip.success(), "{key} unzips");
 
-        let cases: Vec<(fixture_index::Case, Vec<u8>)> = fixture_index::data_free(trigger)
+        let cases: Vec<(fixture_index::Case, Vec<u8>)> = fixture_index::data_free(site, trigger)
             .into_iter()
             .filter(|case| case.exit() != 2)
             .take(4)
@@ -349,7 +381,7 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
         let count = cases.len();
         let (tx, rx) = mpsc::channel();
         let port = runtime_api(cases.iter().map(|(_, b)| b.clone()).collect(), tx);
-        let mut child = std::process::Command::new(&ric)
+        let mut child = std::process::Command::new(ric)
             .args(["-m", "awslambdaric", handler])
             .current_dir(&task_root)
             .env("PYTHONPATH", &task_root)
@@ -388,6 +420,6 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
         }
         loaded += 1;
     }
-    assert_eq!(loaded, 4, "a zip for each of the four functions");
     std::fs::remove_dir_all(&dir).unwrap();
+    loaded
 }

@@ -53,7 +53,7 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
     // Fixtures whose expected output does not depend on card data (the module here has no card
     // store; the ones that read cards run against DynamoDB below).
     let compared = compare_with_invoke(&module, &fixture_index::all_data_free());
-    assert!(compared >= 25, "only {compared} fixtures compared");
+    assert!(compared >= 35, "only {compared} fixtures compared");
 }
 
 /// The viewer package's module has no typed route: every viewer event must take the in-place
@@ -125,6 +125,29 @@ fn a_bad_package_config_is_refused_clearly() {
 /// `invoke` gave (for a bad event, a ValueError that names no path of this machine). Returns how
 /// many were compared.
 fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> usize {
+    fixture_index::sites()
+        .iter()
+        .map(|site| {
+            let of_site: Vec<(&str, fixture_index::Case)> = cases
+                .iter()
+                .filter(|(_, case)| case.site == *site)
+                .map(|(trigger, case)| (*trigger, case.clone()))
+                .collect();
+            if of_site.is_empty() {
+                0
+            } else {
+                compare_site_with_invoke(module, site, &of_site)
+            }
+        })
+        .sum()
+}
+
+/// [`compare_with_invoke`] for the cases of one site.
+fn compare_site_with_invoke(
+    module: &str,
+    site: &fixture_index::Site,
+    cases: &[(&str, fixture_index::Case)],
+) -> usize {
     // The module reads its config beside itself; here, one pointing at the origin's templates.
     let scratch = Scratch::new("edgekit-python");
     let dir = &scratch.0;
@@ -133,8 +156,8 @@ fn compare_with_invoke(module: &str, cases: &[(&str, fixture_index::Case)]) -> u
     std::fs::write(
         &config,
         serde_json::json!({
-            "site": site_file(),
-            "templates": root().join("origin-site/templates"),
+            "site": site.declaration,
+            "templates": site.templates,
         })
         .to_string(),
     )
@@ -273,6 +296,7 @@ fn the_python_host_reads_and_likes_through_dynamodb() {
         return;
     };
     let table = fixture_index::seed_table(
+        &fixture_index::alien_cards(),
         &endpoint,
         "us-east-1",
         &fixture_index::site_cards(),
@@ -340,19 +364,24 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
     };
     let mut compared = 0;
     for (trigger, case) in fixture_index::all_with_cards() {
-        let table =
-            fixture_index::seed_table(&endpoint, "us-east-1", case.cards.as_ref().unwrap(), "py");
+        let table = fixture_index::seed_table(
+            &case.site,
+            &endpoint,
+            "us-east-1",
+            case.cards.as_ref().unwrap(),
+            "py",
+        );
         let got = python_with_config(
             &module,
             serde_json::json!({
                 "site": table.site,
                 "endpoints": {"us-east-1": endpoint},
-                "templates": root().join("origin-site/templates"),
+                "templates": case.site.templates,
             }),
             &format!(
-                "print(json.dumps(edgekit.{}(event({:?}), None)))",
+                "print(json.dumps(edgekit.{}(json.load(open({:?})), None)))",
                 trigger.replace('-', "_"),
-                format!("{trigger}/{}", case.name())
+                case.file.display().to_string()
             ),
         );
         assert_eq!(
@@ -363,7 +392,7 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
         );
         compared += 1;
     }
-    assert!(compared >= 8, "only {compared} fixtures that read cards");
+    assert!(compared >= 12, "only {compared} fixtures that read items");
 }
 
 /// A DynamoDB endpoint that throttles every request, as DynamoDB does when a table is over its
@@ -431,6 +460,7 @@ fn the_python_host_fails_over_when_dynamodb_throttles() {
     };
     // The healthy replica: the test server, as us-west-2.
     let table = fixture_index::seed_table(
+        &fixture_index::alien_cards(),
         &endpoint,
         "us-west-2",
         &fixture_index::site_cards(),

@@ -1,6 +1,7 @@
-//! The fixture events the host parity tests replay: those whose expected output does not depend
-//! on card data ([`data_free`]: no `.data.json`, no card query in the expected stderr), and those
-//! that do ([`with_cards`]), which the tests replay against a table seeded with the same cards.
+//! The fixture events the host parity tests replay, for each example site ([`Site`]): those whose
+//! expected output does not depend on items ([`data_free`]: no `.data.json`, no query in the
+//! expected stderr), and those that do ([`with_cards`]), which the tests replay against a table
+//! seeded with the same items.
 
 #![allow(dead_code)] // each test crate uses its part
 
@@ -13,10 +14,51 @@ pub const TRIGGERS: [&str; 4] = [
     "viewer-response",
 ];
 
-fn all(trigger: &str) -> Vec<Case> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(trigger);
+/// An example site whose fixtures the hosts replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub fixtures: PathBuf,
+    pub declaration: PathBuf,
+    pub config: PathBuf,
+    pub templates: PathBuf,
+    /// The items file of its one table.
+    pub items: PathBuf,
+    /// The DynamoDB name its declaration gives that table.
+    pub table_name: &'static str,
+}
+
+pub fn alien_cards() -> Site {
+    Site {
+        fixtures: root().join("tests/fixtures"),
+        declaration: root().join("cloudfront/alien-cards.site.toml"),
+        config: root().join("cloudfront/distribution.toml"),
+        templates: root().join("origin-site/templates"),
+        items: root().join("origin-site/data/cards.json"),
+        table_name: "alien-cards",
+    }
+}
+
+pub fn docs_site() -> Site {
+    let dir = root().join("examples/docs-site");
+    Site {
+        fixtures: dir.join("fixtures"),
+        declaration: dir.join("docs.site.toml"),
+        config: dir.join("distribution.toml"),
+        templates: dir.join("origin/templates"),
+        items: dir.join("origin/data/articles.json"),
+        table_name: "northwind-docs-articles",
+    }
+}
+
+pub fn sites() -> [Site; 2] {
+    [alien_cards(), docs_site()]
+}
+
+fn all(site: &Site, trigger: &str) -> Vec<Case> {
+    let dir = site.fixtures.join(trigger);
+    if !dir.is_dir() {
+        return Vec::new();
+    }
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -38,10 +80,16 @@ fn all(trigger: &str) -> Vec<Case> {
                 .iter()
                 .any(|d| expected.contains(d));
             Case {
-                cards: (data.exists() || reads_cards)
-                    .then(|| if data.exists() { data } else { site_cards() }),
+                cards: (data.exists() || reads_cards).then(|| {
+                    if data.exists() {
+                        data
+                    } else {
+                        site.items.clone()
+                    }
+                }),
                 file,
                 expected,
+                site: site.clone(),
             }
         })
         .collect()
@@ -53,10 +101,12 @@ fn root() -> PathBuf {
 
 /// One fixture: its event, the cards its expected output was made with (`None`: it reads no
 /// cards), and the expected output of `invoke`.
+#[derive(Clone)]
 pub struct Case {
     pub file: PathBuf,
     pub cards: Option<PathBuf>,
     pub expected: String,
+    pub site: Site,
 }
 
 impl Case {
@@ -86,36 +136,44 @@ impl Case {
     }
 }
 
-/// The fixtures of `trigger` that read no cards, in name order.
-pub fn data_free(trigger: &str) -> Vec<Case> {
-    all(trigger)
+/// The fixtures of `trigger` of `site` that read no items, in name order.
+pub fn data_free(site: &Site, trigger: &str) -> Vec<Case> {
+    all(site, trigger)
         .into_iter()
         .filter(|c| c.cards.is_none())
         .collect()
 }
 
-/// [`data_free`] for every trigger, with the trigger.
+/// [`data_free`] for every site and trigger, with the trigger.
 pub fn all_data_free() -> Vec<(&'static str, Case)> {
-    TRIGGERS
+    sites()
         .iter()
-        .flat_map(|t| data_free(t).into_iter().map(move |c| (*t, c)))
+        .flat_map(|site| {
+            TRIGGERS
+                .iter()
+                .flat_map(move |t| data_free(site, t).into_iter().map(move |c| (*t, c)))
+        })
         .collect()
 }
 
 /// The fixtures of `trigger` whose result depends on card data and that `invoke` answers (those
 /// it refuses test its reading of a broken cards file, not a host).
-pub fn with_cards(trigger: &str) -> Vec<Case> {
-    all(trigger)
+pub fn with_cards(site: &Site, trigger: &str) -> Vec<Case> {
+    all(site, trigger)
         .into_iter()
         .filter(|c| c.cards.is_some() && c.exit() == 0)
         .collect()
 }
 
-/// [`with_cards`] for every trigger, with the trigger.
+/// [`with_cards`] for every site and trigger, with the trigger.
 pub fn all_with_cards() -> Vec<(&'static str, Case)> {
-    TRIGGERS
+    sites()
         .iter()
-        .flat_map(|t| with_cards(t).into_iter().map(move |c| (*t, c)))
+        .flat_map(|site| {
+            TRIGGERS
+                .iter()
+                .flat_map(move |t| with_cards(site, t).into_iter().map(move |c| (*t, c)))
+        })
         .collect()
 }
 
@@ -124,8 +182,8 @@ pub fn site_cards() -> PathBuf {
     root().join("origin-site/data/cards.json")
 }
 
-/// A table of its own for one test: its DynamoDB name, and the Alien Cards declaration with its
-/// cards table renamed to it (in the temporary folder; the hosts read the table's name from it).
+/// A table of its own for one test: its DynamoDB name, and the site's declaration with its table
+/// renamed to it (in the temporary folder; the hosts read the table's name from it).
 pub struct TestTable {
     pub name: String,
     pub site: PathBuf,
@@ -137,26 +195,30 @@ impl Drop for TestTable {
     }
 }
 
-/// A new table on the test DynamoDB server, in `region` (the server keeps tables per region),
-/// holding `cards`, seeded through the CLI as a user would.
-pub fn seed_table(endpoint: &str, region: &str, cards: &Path, prefix: &str) -> TestTable {
+/// A new table for `site` on the test DynamoDB server, in `region` (the server keeps tables per
+/// region), holding `cards`, seeded through the CLI as a user would.
+pub fn seed_table(
+    site: &Site,
+    endpoint: &str,
+    region: &str,
+    cards: &Path,
+    prefix: &str,
+) -> TestTable {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let name = format!(
         "{prefix}-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let declaration = std::fs::read_to_string(root().join("cloudfront/alien-cards.site.toml"))
-        .unwrap()
-        .replace(
-            "table_name = \"alien-cards\"",
-            &format!("table_name = {name:?}"),
-        );
-    let site = std::env::temp_dir().join(format!("{name}.site.toml"));
-    std::fs::write(&site, declaration).unwrap();
+    let declaration = std::fs::read_to_string(&site.declaration).unwrap().replace(
+        &format!("table_name = {:?}", site.table_name),
+        &format!("table_name = {name:?}"),
+    );
+    let declaration_file = std::env::temp_dir().join(format!("{name}.site.toml"));
+    std::fs::write(&declaration_file, declaration).unwrap();
     let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_edgekit"))
         .args(["seed", "--endpoint", endpoint, "--region", region, "--site"])
-        .arg(&site)
+        .arg(&declaration_file)
         .arg("--items")
         .arg(cards)
         .current_dir(root())
@@ -167,5 +229,8 @@ pub fn seed_table(endpoint: &str, region: &str, cards: &Path, prefix: &str) -> T
         "seed: {}",
         String::from_utf8_lossy(&seeded.stderr)
     );
-    TestTable { name, site }
+    TestTable {
+        name,
+        site: declaration_file,
+    }
 }
