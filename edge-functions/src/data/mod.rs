@@ -251,7 +251,7 @@ pub trait ItemStore: Send + Sync {
                 limit,
             } => {
                 let mut items = self.scan(table)?;
-                sort_items(&mut items, order);
+                sort_items(&mut items, order, &table.key);
                 if let Some(limit) = limit {
                     items.truncate(*limit);
                 }
@@ -267,31 +267,24 @@ pub trait ItemStore: Send + Sync {
     }
 }
 
-/// Orders items as `order` says.
-pub fn sort_items(items: &mut [Item], order: &Order) {
-    let by = |item: &Item, attribute: &Option<String>| -> Option<Value> {
-        attribute.as_ref().and_then(|a| item.get(a).cloned())
-    };
+/// Orders items as `order` says; items that still tie go by their key, so that every store gives
+/// the same order (a DynamoDB Scan returns items in no set order).
+pub fn sort_items(items: &mut [Item], order: &Order, key: &str) {
+    fn by<'i>(item: &'i Item, attribute: &Option<String>) -> Option<&'i Value> {
+        attribute.as_ref().and_then(|a| item.get(a))
+    }
     items.sort_by(|a, b| {
-        let first = compare_values(
-            by(a, &order.sort_by).as_ref(),
-            by(b, &order.sort_by).as_ref(),
-        );
-        let first = if order.descending {
-            // Items without the attribute stay last either way.
-            match (by(a, &order.sort_by), by(b, &order.sort_by)) {
-                (Some(_), Some(_)) => first.reverse(),
-                _ => first,
-            }
+        let (x, y) = (by(a, &order.sort_by), by(b, &order.sort_by));
+        let first = compare_values(x, y);
+        // Items without the attribute stay last, descending too.
+        let first = if order.descending && x.is_some() && y.is_some() {
+            first.reverse()
         } else {
             first
         };
-        first.then_with(|| {
-            compare_values(
-                by(a, &order.then_by).as_ref(),
-                by(b, &order.then_by).as_ref(),
-            )
-        })
+        first
+            .then_with(|| compare_values(by(a, &order.then_by), by(b, &order.then_by)))
+            .then_with(|| compare_values(a.get(key), b.get(key)))
     });
 }
 

@@ -3,8 +3,6 @@
 
 use std::process::ExitCode;
 
-use edge_functions::site::Registry;
-
 fn main() -> ExitCode {
-    edgekit::main(Registry::builtin().register::<team_block_example::NoindexHosts>())
+    edgekit::main(team_block_example::registry())
 }

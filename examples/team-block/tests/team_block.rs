@@ -130,3 +130,66 @@ print(json.dumps({h: edgekit.viewer_response(event(h), None) for h in ["staging.
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The team's block that reads items: `invoke` supplies the item from the site's items file, the
+/// block answers with the fields it is told to show, and a malformed key reaches no store.
+#[test]
+fn the_team_block_reads_items_of_a_declared_table() {
+    let reference = team_edge(&["blocks".as_ref(), "item-json".as_ref()]);
+    assert!(reference.status.success());
+    let dir = std::env::temp_dir().join(format!("team-block-items-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let site = here().join("site.toml");
+    for (uri, status, notes) in [
+        (
+            "/releases/1.2.0.json",
+            "200",
+            Some("Webhooks are signed with SHA-256."),
+        ),
+        ("/releases/9.9.9.json", "404", None),
+        ("/releases/1_2.json", "404", None),
+    ] {
+        let made = team_edge(&[
+            "event".as_ref(),
+            "origin-request".as_ref(),
+            "--uri".as_ref(),
+            uri.as_ref(),
+            "--origin-domain".as_ref(),
+            "staging-docs.s3.us-east-1.amazonaws.com".as_ref(),
+        ]);
+        assert!(made.status.success());
+        let event = dir.join("event.json");
+        std::fs::write(&event, made.stdout).unwrap();
+        let output = team_edge(&[
+            "invoke".as_ref(),
+            "origin-request".as_ref(),
+            "--site".as_ref(),
+            site.as_os_str(),
+            "--store".as_ref(),
+            dir.join("no-store").as_os_str(),
+            "--event".as_ref(),
+            event.as_os_str(),
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{uri}: {stderr}");
+        let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(result["status"], status, "{uri}");
+        if let Some(notes) = notes {
+            let body: serde_json::Value =
+                serde_json::from_str(result["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body["Notes"], notes);
+            assert!(body.get("Internal").is_none(), "only the listed fields");
+            assert!(
+                stderr.contains("data: get staging-docs-releases[1.2.0]"),
+                "{stderr}"
+            );
+        } else if uri.contains('_') {
+            assert!(
+                !stderr.contains("data: get"),
+                "a malformed key asks no store: {stderr}"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
