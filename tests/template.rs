@@ -14,14 +14,21 @@ fn shipped() -> DistributionConfig {
     .unwrap()
 }
 
-/// Each site's tables, as `template` reads them from the declarations.
-fn tables(
-    config: &DistributionConfig,
-) -> std::collections::HashMap<String, Vec<edge_functions::data::TableSpec>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/distribution.toml");
+type Tables = std::collections::HashMap<String, Vec<edge_functions::data::TableSpec>>;
+
+/// Each site's tables, as `template` reads them from the declarations (shipped config).
+fn tables(config: &DistributionConfig) -> Tables {
+    tables_at(
+        config,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("cloudfront/distribution.toml"),
+    )
+}
+
+/// The tables of the sites of the config at `path`.
+fn tables_at(config: &DistributionConfig, path: &Path) -> Tables {
     let loaded = cloudfront::distribution::load_sites(
         config,
-        &path,
+        path,
         &edge_functions::site::Registry::builtin(),
     )
     .unwrap();
@@ -208,26 +215,36 @@ fn cfn_lint_finds_no_error() {
         eprintln!("SKIPPED: CFN_LINT is not set (scripts/test installs cfn-lint and sets it)");
         return;
     };
-    let file = std::env::temp_dir().join(format!("edgekit-template-{}.json", std::process::id()));
-    std::fs::write(
-        &file,
-        serde_json::to_string_pretty(&template(
-            &shipped(),
-            &built(&shipped(), "a"),
-            &tables(&shipped()),
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let output = std::process::Command::new(cfn_lint)
-        .arg(&file)
-        .output()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Both example sites: Alien Cards, and the docs site's own tables, behaviors and functions.
+    for config_path in [
+        root.join("cloudfront/distribution.toml"),
+        root.join("examples/docs-site/distribution.toml"),
+    ] {
+        let config = DistributionConfig::load(&config_path).unwrap();
+        let tables = tables_at(&config, &config_path);
+        let file = std::env::temp_dir().join(format!(
+            "edgekit-template-{}-{}.json",
+            config.distribution.comment.replace(' ', "-"),
+            std::process::id()
+        ));
+        std::fs::write(
+            &file,
+            serde_json::to_string_pretty(&template(&config, &built(&config, "a"), &tables))
+                .unwrap(),
+        )
         .unwrap();
-    let _ = std::fs::remove_file(&file);
-    assert!(
-        output.status.success(),
-        "cfn-lint:\n{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        let output = std::process::Command::new(&cfn_lint)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&file);
+        assert!(
+            output.status.success(),
+            "cfn-lint on {}:\n{}{}",
+            config_path.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

@@ -602,6 +602,65 @@ preset = "strict-same-origin"
         assert!(message.contains("[pages]"), "{message}");
     }
 
+    #[cfg(feature = "pages")]
+    const WITH_TABLE: &str = r#"[functions]
+origin-request = ["views"]
+
+[tables.articles]
+table_name = "articles"
+key = "Slug"
+counters = ["Views"]
+
+[blocks.views]
+block = "counter-api"
+path = "/api/view"
+parameter = "slug"
+table = "articles"
+attribute = "Views"
+"#;
+
+    #[cfg(feature = "pages")]
+    #[test]
+    fn table_mistakes_are_refused_on_their_line() {
+        assert!(load_text(WITH_TABLE).is_ok());
+        let (line, message) =
+            refused(&WITH_TABLE.replace("table = \"articles\"", "table = \"article\""));
+        assert!((9..=15).contains(&line), "line {line}");
+        assert!(
+            message.contains("table `article` is not declared; [tables] has `articles`"),
+            "{message}"
+        );
+        let (line, message) =
+            refused(&WITH_TABLE.replace("attribute = \"Views\"", "attribute = \"Likes\""));
+        assert!((9..=15).contains(&line), "line {line}");
+        assert!(
+            message.contains("`attribute` Likes is not one of table `articles`'s counters (Views)"),
+            "{message}"
+        );
+        let (line, message) = refused(&WITH_TABLE.replace("key = \"Slug\"", "kee = \"Slug\""));
+        assert_eq!(line, 6);
+        assert!(
+            message.contains("[tables.articles]") && message.contains("kee"),
+            "{message}"
+        );
+        let (line, message) =
+            refused(&WITH_TABLE.replace("table_name = \"articles\"", "table_name = \"a b\""));
+        assert!((4..=7).contains(&line), "line {line}");
+        assert!(
+            message.contains("is not a DynamoDB table name"),
+            "{message}"
+        );
+        let (line, message) = refused(&WITH_TABLE.replace(
+            "counters = [\"Views\"]",
+            "counters = [\"Views\"]\nkey_shape = { also = \"<\" }",
+        ));
+        assert!((4..=8).contains(&line), "line {line}");
+        assert!(
+            message.contains("key_shape.also may not hold '<'"),
+            "{message}"
+        );
+    }
+
     /// Each block's example loads, and runs on exactly the triggers its reference says.
     #[test]
     fn every_example_builds_and_runs_where_its_reference_says() {
