@@ -103,6 +103,11 @@ fn triggers(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
+        // The same with the event's copy and the result's drop in the loop: steady allocation,
+        // so the figure does not depend on how the allocator handles a batch's large frees.
+        group.bench_function("function-steady", |b| {
+            b.iter(|| functions.run_owned(*trigger, cf.clone(), &data).unwrap())
+        });
         // Where `bytes` goes: the parse and the serialization on their own.
         group.bench_function("parse", |b| {
             b.iter(|| parse_event(black_box(&bytes)).unwrap())

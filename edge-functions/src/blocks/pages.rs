@@ -169,6 +169,9 @@ pub struct ListSetting {
     pub then_by: Option<String>,
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Leaves the page's `item` out of the list ("the other cards").
+    #[serde(default)]
+    pub without_item: bool,
 }
 
 /// The `page` block's settings (the rest comes from the declaration's `[pages]`).
@@ -202,9 +205,19 @@ pub struct Page {
     template: String,
     cache_control: String,
     item: Option<(Arc<TableSpec>, String, String)>,
-    lists: Vec<(String, Query)>,
+    lists: Vec<PageList>,
     cookie_lists: Vec<(String, Arc<TableSpec>)>,
     greet: bool,
+}
+
+/// A list a page shows: its name in the template, its query, the counters of its table (the
+/// template gets their totals) and whether the page's item is left out of it.
+#[derive(Debug, Clone)]
+struct PageList {
+    name: String,
+    query: Query,
+    counters: Vec<String>,
+    without_item: bool,
 }
 
 /// What every page's template gets besides its items.
@@ -263,19 +276,33 @@ impl Page {
         let mut lists = Vec::new();
         for (name, list) in settings.lists {
             take_name(&name, "list")?;
+            take_name(&format!("{name}_totals"), "list")?;
             let table = site.table(&list.table)?;
-            lists.push((
+            if list.without_item
+                && item
+                    .as_ref()
+                    .is_none_or(|(t, _, _)| t.table_name != table.table_name)
+            {
+                return Err(format!(
+                    "list `{name}`: `without_item` leaves out the page's item, so the page needs an \
+                     `item` of the same table"
+                ));
+            }
+            lists.push(PageList {
                 name,
-                Query::List {
+                query: Query::List {
                     table: table.table(),
                     order: Order {
                         sort_by: list.sort_by,
                         descending: list.descending,
                         then_by: list.then_by,
                     },
-                    limit: list.limit,
+                    // One more, for the item it may leave out.
+                    limit: list.limit.map(|l| l + usize::from(list.without_item)),
                 },
-            ));
+                counters: table.counters.clone(),
+                without_item: list.without_item,
+            });
         }
         let mut cookie_lists = Vec::new();
         for (cookie, table) in settings.cookie_lists {
@@ -317,6 +344,40 @@ impl Page {
     }
 }
 
+/// The sum of a counter over items: whole numbers only (an item where it is missing or not a
+/// number counts nothing), saturating rather than overflowing.
+fn total(items: &[&crate::data::Item], counter: &str) -> i64 {
+    items
+        .iter()
+        .filter_map(|item| item.get(counter).and_then(|v| v.as_i64()))
+        .fold(0, i64::saturating_add)
+}
+
+/// An item as a template value, converted directly (serde's round through minijinja's value
+/// serializer cost a tenth of a card page).
+fn item_value(item: &crate::data::Item) -> minijinja::Value {
+    minijinja::Value::from_pairs(
+        item.iter()
+            .map(|(name, value)| (minijinja::Value::from(name.as_str()), json_value(value))),
+    )
+}
+
+fn json_value(value: &serde_json::Value) -> minijinja::Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => minijinja::Value::from(()),
+        J::Bool(b) => (*b).into(),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into(),
+            (_, Some(u)) => u.into(),
+            _ => n.as_f64().unwrap_or(0.0).into(),
+        },
+        J::String(s) => s.as_str().into(),
+        J::Array(list) => list.iter().map(json_value).collect::<Vec<_>>().into(),
+        J::Object(map) => item_value(map),
+    }
+}
+
 /// Any serializable value, for a template.
 fn serde_value<T: Serialize>(value: T) -> minijinja::Value {
     minijinja::Value::from(minijinja::value::Serde(value))
@@ -347,8 +408,8 @@ impl OriginRequestStep for Page {
             if let Some(Some(query)) = item {
                 needs.query(query);
             }
-            for (_, query) in &self.lists {
-                needs.query(query.clone());
+            for list in &self.lists {
+                needs.query(list.query.clone());
             }
             needs.template(&self.site.layout_template);
             needs.template(&self.template);
@@ -379,7 +440,7 @@ impl OriginRequestStep for Page {
                         .as_ref()
                         .map(|(_, _, n)| n.clone())
                         .unwrap_or_default();
-                    context.insert(name, serde_value(item));
+                    context.insert(name, item_value(item));
                 }
                 Some(Ok(_)) => return Ok(not_found()),
                 Some(Err(err)) => {
@@ -388,17 +449,55 @@ impl OriginRequestStep for Page {
                 None => return Err(FunctionError::Other(format!("{query:?} was not supplied"))),
             },
         }
-        for (name, query) in &self.lists {
-            match data.answer(query) {
+        let item_key = self.item.as_ref().and_then(|(table, capture, _)| {
+            captured
+                .iter()
+                .find(|(name, _)| name == capture)
+                .map(|(_, key)| (table.key.as_str(), *key))
+        });
+        for list in &self.lists {
+            match data.answer(&list.query) {
                 Some(Ok(Answer::Items(items))) => {
-                    context.insert(name.clone(), serde_value(items));
+                    let limit = match &list.query {
+                        Query::List { limit, .. } => {
+                            limit.map(|l| l - usize::from(list.without_item))
+                        }
+                        _ => None,
+                    };
+                    let shown: Vec<&crate::data::Item> = items
+                        .iter()
+                        .filter(|item| {
+                            !list.without_item
+                                || item_key.is_none_or(|(key, value)| {
+                                    item.get(key).and_then(|v| v.as_str()) != Some(value)
+                                })
+                        })
+                        .take(limit.unwrap_or(usize::MAX))
+                        .collect();
+                    context.insert(
+                        list.name.clone(),
+                        shown
+                            .iter()
+                            .map(|item| item_value(item))
+                            .collect::<Vec<_>>()
+                            .into(),
+                    );
+                    if !list.counters.is_empty() {
+                        let totals: BTreeMap<&str, i64> = list
+                            .counters
+                            .iter()
+                            .map(|c| (c.as_str(), total(&shown, c)))
+                            .collect();
+                        context.insert(format!("{}_totals", list.name), serde_value(totals));
+                    }
                 }
                 Some(Err(err)) => {
                     return Ok(Flow::Respond(site.unavailable_page(data, &visitor, err)));
                 }
                 _ => {
                     return Err(FunctionError::Other(format!(
-                        "list `{name}` was not supplied"
+                        "list `{}` was not supplied",
+                        list.name
                     )));
                 }
             }
@@ -450,9 +549,9 @@ impl OriginRequestStep for Page {
         Paths::Only(
             self.routes
                 .iter()
-                .map(|route| match route.literal_prefix() {
-                    (path, true) => PathSpec::Exact(path),
-                    (prefix, false) => PathSpec::Prefix(prefix),
+                .map(|route| match route.prefix() {
+                    (path, true) => PathSpec::Exact(path.to_owned()),
+                    (prefix, false) => PathSpec::Prefix(prefix.to_owned()),
                 })
                 .collect(),
         )
@@ -465,7 +564,9 @@ impl crate::site::Block for PageSettings {
 `/card/{id}`), renders `template` inside the layout of `[pages]` with the items it names: `item`, \
 one item by a captured key (an unknown or malformed key gets the site's 404 page), and `lists`, \
 a table's items sorted by an attribute (`sort_by`, `descending`, ties by `then_by`) with a \
-`limit`. Every attribute reaches the template. It also gets `lang`, `variant`, `site_name`, \
+`limit` (`without_item` leaves the page's item out: the other cards), and `<list>_totals`, \
+the sum of each of the table's counters over the list. Every \
+attribute reaches the template. It also gets `lang`, `variant`, `site_name`, \
 `route` (the captures), `greeting` (with `greet`: by CloudFront-Viewer-Country, which then sets \
 `content-language`), and each of `cookie_lists` as a list of keys. A store outage gets the site's \
 503 page. Origin-request: it runs on cache misses only, and the cache keeps the page for the \

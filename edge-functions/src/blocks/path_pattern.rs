@@ -12,6 +12,10 @@ enum Segment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPattern {
     segments: Vec<Segment>,
+    /// The literal text before the first capture (all of it without captures): most paths are
+    /// told apart by it, with one comparison.
+    prefix: String,
+    exact: bool,
 }
 
 impl PathPattern {
@@ -42,7 +46,13 @@ impl PathPattern {
                 segments.push(Segment::Literal(segment.to_owned()));
             }
         }
-        Ok(PathPattern { segments })
+        let mut pattern = PathPattern {
+            segments,
+            prefix: String::new(),
+            exact: false,
+        };
+        (pattern.prefix, pattern.exact) = pattern.literal_prefix();
+        Ok(pattern)
     }
 
     /// Whether the pattern captures `name`.
@@ -55,6 +65,12 @@ impl PathPattern {
     /// The captured segments, by name, if `path` matches. A capture never matches an empty
     /// segment.
     pub fn captures<'p>(&self, path: &'p str) -> Option<Vec<(&str, &'p str)>> {
+        if self.exact {
+            return (path == self.prefix).then(Vec::new);
+        }
+        if !path.starts_with(self.prefix.as_str()) {
+            return None;
+        }
         let mut parts = path.split('/');
         let mut captured = Vec::new();
         for segment in &self.segments {
@@ -72,8 +88,12 @@ impl PathPattern {
         Some(captured)
     }
 
-    /// The literal path before the first capture: all of it for an exact pattern.
-    pub fn literal_prefix(&self) -> (String, bool) {
+    /// The literal path before the first capture (and whether that is all of it).
+    pub fn prefix(&self) -> (&str, bool) {
+        (&self.prefix, self.exact)
+    }
+
+    fn literal_prefix(&self) -> (String, bool) {
         let mut prefix = String::new();
         for (n, segment) in self.segments.iter().enumerate() {
             match segment {
@@ -123,11 +143,16 @@ mod tests {
         assert_eq!(pattern.captures("/blog/2024/"), None);
         assert_eq!(pattern.captures("/blog/2024/hello/more"), None);
         assert_eq!(pattern.captures("/news/2024/hello"), None);
-        assert_eq!(pattern.literal_prefix(), ("/blog/".to_owned(), false));
+        assert_eq!(pattern.prefix(), ("/blog/", false));
         let exact = PathPattern::parse("/index.html").unwrap();
         assert_eq!(exact.captures("/index.html"), Some(vec![]));
-        assert_eq!(exact.literal_prefix(), ("/index.html".to_owned(), true));
-        assert_eq!(PathPattern::parse("/").unwrap().literal_prefix().0, "/");
+        assert_eq!(exact.captures("/index.htm"), None);
+        assert_eq!(exact.prefix(), ("/index.html", true));
+        assert_eq!(PathPattern::parse("/").unwrap().prefix(), ("/", true));
+        assert_eq!(PathPattern::parse("/").unwrap().captures("/"), Some(vec![]));
+        let first = PathPattern::parse("/{lang}/guide").unwrap();
+        assert_eq!(first.prefix(), ("/", false));
+        assert_eq!(first.captures("/de/guide"), Some(vec![("lang", "de")]));
         assert!(PathPattern::parse("/a{b}").is_err());
         assert!(PathPattern::parse("/{a}/{a}").is_err());
         assert!(PathPattern::parse("a").is_err());
