@@ -12,6 +12,7 @@ mod blocks_cmd;
 mod data_args;
 mod event_cmd;
 mod invoke_cmd;
+mod new_cmd;
 mod package_cmd;
 mod paths;
 #[cfg(feature = "dynamodb")]
@@ -40,9 +41,11 @@ pub(crate) fn registry() -> &'static Registry {
     version,
     about = "Lambda@Edge content customization functions in Rust, with tools for fixture events",
     long_about = "Lambda@Edge content customization functions in Rust.\n\n\
-Content engineers use `event` to write a fixture event for a trigger, `invoke` to run the \
-trigger's function on it and learn whether CloudFront would accept the result, and `validate` \
-to judge a result produced by any other function."
+A site is a declaration (TOML) of blocks: `new` writes a starter site, `blocks` prints every \
+block with its settings, `serve` runs the site through a local CloudFront distribution. Content \
+engineers use `event` to write a fixture event for a trigger, `invoke` to run the trigger's \
+function on it and learn whether CloudFront would accept the result, and `validate` to judge a \
+result produced by any other function. `package` and `template` make what is deployed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,6 +54,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    New(new_cmd::NewArgs),
     Serve(serve_cmd::ServeArgs),
     Invoke(invoke_cmd::InvokeArgs),
     Validate(invoke_cmd::ValidateArgs),
@@ -78,6 +82,7 @@ pub fn main(registry: Registry) -> ExitCode {
             .init();
     }
     match cli.command {
+        Command::New(args) => new_cmd::new(args),
         Command::Serve(args) => serve_cmd::serve(args),
         Command::Invoke(args) => invoke_cmd::invoke(args),
         Command::Validate(args) => invoke_cmd::validate(args),
