@@ -134,8 +134,18 @@ pub fn load(
         }
     }
 
-    let mut site = site_context(pages, &at)?;
-    site.tables = read_tables(tables, &at)?;
+    // Only origin blocks read items: a viewer build skips [tables] (the tools, built with every
+    // block, check the whole declaration before anything is packaged).
+    #[cfg(feature = "origin")]
+    let site = SiteContext {
+        tables: read_tables(tables, &at)?,
+        ..site_context(pages, &at)?
+    };
+    #[cfg(not(feature = "origin"))]
+    let site = {
+        let _ = tables;
+        site_context(pages, &at)?
+    };
 
     // The named blocks, parsed but not yet built.
     let mut declared: BTreeMap<String, (std::ops::Range<usize>, DeTable<'_>)> = BTreeMap::new();
@@ -312,6 +322,7 @@ pub fn load(
 }
 
 /// The `[tables]` section: each table's DynamoDB name, key attribute, key shape and counters.
+#[cfg(feature = "origin")]
 fn read_tables(
     tables: Option<Spanned<DeValue<'_>>>,
     at: &impl Fn(Option<std::ops::Range<usize>>, String) -> DeclarationError,
