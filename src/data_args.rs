@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use clap::Args;
-use cloudfront::config::DataConfig;
-use edge_functions::data::ItemStore;
+use edge_functions::data::{ItemStore, StoreConfig};
 
 #[derive(Args, Clone, Debug, Default)]
 pub struct DataArgs {
@@ -38,39 +37,31 @@ impl DataArgs {
             .unwrap_or_else(|| "us-east-1".into())
     }
 
+    /// The config's store configuration with these arguments' endpoints.
+    pub fn store_config(&self, data: &StoreConfig) -> Result<StoreConfig, String> {
+        let config = self
+            .endpoints
+            .iter()
+            .fold(data.clone(), |config, given| config.with_endpoint(given));
+        config
+            .check()
+            .map_err(|e| format!("--dynamodb-endpoint: {e}"))?;
+        Ok(config)
+    }
+
     /// The DynamoDB store these arguments describe.
     #[cfg(feature = "dynamodb")]
     pub fn dynamo_store(
         &self,
-        data: &DataConfig,
+        data: &StoreConfig,
     ) -> Result<edge_functions::data::dynamodb::DynamoStore, String> {
-        use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
-        let mut default_endpoint = None;
-        let mut by_region = std::collections::BTreeMap::new();
-        for endpoint in &self.endpoints {
-            match endpoint.split_once('=') {
-                Some((region, url)) if !region.contains("://") => {
-                    by_region.insert(region.to_owned(), url.to_owned());
-                }
-                _ => default_endpoint = Some(endpoint.clone()),
-            }
-        }
-        let replicas = data
-            .replicas_for(&self.region())
-            .into_iter()
-            .map(|region| Replica {
-                endpoint: by_region
-                    .get(&region)
-                    .cloned()
-                    .or_else(|| default_endpoint.clone()),
-                region,
-            })
-            .collect();
+        use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore};
+        let replicas = self.store_config(data)?.replicas_for(&self.region());
         DynamoStore::connect(DynamoConfig::new(replicas))
     }
 
     /// The store `serve` and `invoke` use when DynamoDB is asked for.
-    pub fn item_store(&self, data: &DataConfig) -> Result<Arc<dyn ItemStore>, String> {
+    pub fn item_store(&self, data: &StoreConfig) -> Result<Arc<dyn ItemStore>, String> {
         #[cfg(feature = "dynamodb")]
         {
             Ok(Arc::new(self.dynamo_store(data)?))

@@ -105,7 +105,7 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
     if args.data_store.uses_dynamodb() {
         let config = match &distribution {
             Ok(config) => config.data.clone(),
-            Err(_) => cloudfront::config::DataConfig::default(),
+            Err(_) => edge_functions::data::StoreConfig::default(),
         };
         let store = match args.data_store.item_store(&config) {
             Ok(store) => store,

@@ -142,7 +142,13 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
         let store = tokio::task::spawn_blocking(move || data_args.item_store(&data_config))
             .await
             .map_err(|e| e.to_string())??;
-        let replicas = config.data.replicas_for(&args.data.region()).join(" → ");
+        let replicas = config
+            .data
+            .replicas_for(&args.data.region())
+            .iter()
+            .map(|r| r.region.as_str())
+            .collect::<Vec<_>>()
+            .join(" → ");
         (
             Store::DynamoDb(store),
             format!("DynamoDB (replicas {replicas})"),

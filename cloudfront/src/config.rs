@@ -40,36 +40,10 @@ pub struct DistributionConfig {
     pub default_behavior: Spanned<Behavior>,
     #[serde(default)]
     pub viewer: ViewerWorld,
+    /// Where the sites' tables are (the tables themselves are the sites' own, in their
+    /// declarations): the replicas a function uses from each Region it may run in.
     #[serde(default)]
-    pub data: DataConfig,
-}
-
-/// Where the sites' tables are: the replicas a function uses from each region it may run in.
-/// The tables themselves (names, keys) are the sites' own, in their declarations.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataConfig {
-    /// `AWS_REGION` of the running function → replica regions, nearest first.
-    #[serde(default)]
-    pub replicas: BTreeMap<String, Vec<String>>,
-}
-
-impl DataConfig {
-    /// The replicas for a function running in `region`: the configured list, or the region alone.
-    pub fn replicas_for(&self, region: &str) -> Vec<String> {
-        self.replicas
-            .get(region)
-            .cloned()
-            .unwrap_or_else(|| vec![region.to_owned()])
-    }
-
-    /// Every region that holds a replica.
-    pub fn replica_regions(&self) -> Vec<String> {
-        let mut regions: Vec<String> = self.replicas.values().flatten().cloned().collect();
-        regions.sort();
-        regions.dedup();
-        regions
-    }
+    pub data: edge_functions::data::StoreConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -356,11 +330,8 @@ impl DistributionConfig {
                 _ => {}
             }
         }
-        if let Some((region, _)) = self.data.replicas.iter().find(|(_, list)| list.is_empty()) {
-            return Err((
-                None,
-                format!("data.replicas.{region}: list at least one replica region"),
-            ));
+        if let Err(e) = self.data.check() {
+            return Err((None, format!("[data] {e}")));
         }
         for (name, policy) in &self.cache_policies {
             if !(policy.min_ttl <= policy.default_ttl && policy.default_ttl <= policy.max_ttl) {

@@ -27,17 +27,17 @@ struct Host {
 
 #[cfg(feature = "dynamodb")]
 fn store() -> Result<Box<dyn ItemStore>, String> {
-    use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
+    use edge_functions::data::StoreConfig;
+    use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore};
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let endpoint = std::env::var("EDGEKIT_DYNAMODB_ENDPOINT").ok();
-    let replicas = std::env::var("EDGEKIT_REPLICAS")
-        .unwrap_or(region)
-        .split(',')
-        .map(|r| Replica {
-            region: r.trim().to_owned(),
-            endpoint: endpoint.clone(),
-        })
-        .collect();
+    let mut config = StoreConfig::default();
+    if let Ok(replicas) = std::env::var("EDGEKIT_REPLICAS") {
+        let list = replicas.split(',').map(|r| r.trim().to_owned()).collect();
+        config.replicas.insert(region.clone(), list);
+    }
+    config.endpoint = std::env::var("EDGEKIT_DYNAMODB_ENDPOINT").ok();
+    config.check().map_err(|e| e.to_string())?;
+    let replicas = config.replicas_for(&region);
     Ok(Box::new(DynamoStore::connect(DynamoConfig::new(replicas))?))
 }
 

@@ -19,11 +19,11 @@ static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 #[cfg(feature = "mimalloc")]
 mod allocator;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use edge_functions::EventType;
+use edge_functions::data::StoreConfig;
 #[cfg(feature = "typed-route")]
 use edge_functions::data::{DirTemplates, ItemStore, KeptTemplates};
 use edge_functions::function::EdgeFunctions;
@@ -38,10 +38,8 @@ use pyo3::types::PyDict;
 struct PackageConfig {
     /// The site declaration (in the file: relative to it).
     site: PathBuf,
-    /// Per AWS_REGION, the tables' replicas nearest first.
-    replicas: BTreeMap<String, Vec<String>>,
-    /// Endpoints to use instead of AWS's, by region (local tests only).
-    endpoints: BTreeMap<String, String>,
+    /// The tables' replicas per AWS_REGION, and endpoints for local tests.
+    store: StoreConfig,
     /// The templates directory (in the file: relative to it).
     templates: PathBuf,
 }
@@ -62,8 +60,7 @@ impl PackageConfig {
         };
         let mut config = PackageConfig {
             site: PathBuf::new(),
-            replicas: BTreeMap::new(),
-            endpoints: BTreeMap::new(),
+            store: StoreConfig::default(),
             templates: PathBuf::from("templates"),
         };
         let mut site = false;
@@ -73,23 +70,23 @@ impl PackageConfig {
                 "site" => (config.site, site) = (string(&value, "site")?.into(), true),
                 "templates" => config.templates = string(&value, "templates")?.into(),
                 "replicas" => {
-                    config.replicas = value.extract().map_err(|_| {
+                    config.store.replicas = value.extract().map_err(|_| {
                         "`replicas` is not an object of region → list of regions".to_owned()
                     })?
                 }
                 "endpoints" => {
-                    config.endpoints = value.extract().map_err(|_| {
+                    config.store.endpoints = value.extract().map_err(|_| {
                         "`endpoints` is not an object of region → endpoint".to_owned()
                     })?
                 }
                 other => return Err(format!("unknown field `{other}`")),
             }
         }
-        if site {
-            Ok(config)
-        } else {
-            Err("`site` is missing".into())
+        if !site {
+            return Err("`site` is missing".into());
         }
+        config.store.check().map_err(|e| e.to_string())?;
+        Ok(config)
     }
 }
 
@@ -177,26 +174,16 @@ fn load_host(config: PackageConfig) -> Result<Host, String> {
 
 #[cfg(feature = "dynamodb")]
 fn store(config: &PackageConfig) -> Result<Box<dyn ItemStore>, String> {
-    use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore, Replica};
+    use edge_functions::data::dynamodb::{DynamoConfig, DynamoStore};
     // Lambda sets AWS_REGION to the Region the replica of the function runs in.
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let replicas = config
-        .replicas
-        .get(&region)
-        .cloned()
-        .unwrap_or_else(|| vec![region.clone()])
-        .into_iter()
-        .map(|region| Replica {
-            endpoint: config.endpoints.get(&region).cloned(),
-            region,
-        })
-        .collect();
+    let replicas = config.store.replicas_for(&region);
     Ok(Box::new(DynamoStore::connect(DynamoConfig::new(replicas))?))
 }
 
 #[cfg(all(feature = "typed-route", not(feature = "dynamodb")))]
 fn store(config: &PackageConfig) -> Result<Box<dyn ItemStore>, String> {
-    let _ = (&config.replicas, &config.endpoints);
+    let _ = &config.store;
     Ok(Box::new(no_store::NoStore))
 }
 

@@ -31,12 +31,7 @@ use serde_json::Value;
 
 use super::{DataError, Item, ItemStore, Table, TableSpec};
 
-/// One replica of the table: its region, and an endpoint to use instead of AWS's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Replica {
-    pub region: String,
-    pub endpoint: Option<String>,
-}
+pub use super::store_config::Replica;
 
 /// How the store reaches the tables.
 #[derive(Debug, Clone)]

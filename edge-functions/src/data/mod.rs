@@ -929,5 +929,8 @@ mod tests {
     }
 }
 
+pub mod store_config;
+pub use store_config::{Replica, StoreConfig, StoreConfigError};
+
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
