@@ -171,7 +171,7 @@ pub struct Cache {
 }
 
 /// The outcome of one shared origin fetch.
-pub type Fetched = Arc<HttpResponse>;
+pub type Fetched = Arc<crate::distribution::MissOutcome>;
 
 impl Cache {
     pub fn new(max_bytes: usize) -> Cache {
@@ -440,13 +440,17 @@ mod tests {
                     .fetch_once("k", || async move {
                         fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                        Arc::new(response(200, &[]))
+                        Arc::new(crate::distribution::MissOutcome {
+                            response: response(200, &[]),
+                            function_failed: false,
+                            log: Default::default(),
+                        })
                     })
                     .await
             }));
         }
         for t in tasks {
-            assert_eq!(t.await.unwrap().0.status, 200);
+            assert_eq!(t.await.unwrap().0.response.status, 200);
         }
         assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
     }

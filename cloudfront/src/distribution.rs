@@ -112,6 +112,15 @@ pub struct RequestLog {
     pub error: Option<String>,
 }
 
+/// What one cache miss produced, shared by every request that waited on it: the answer, whether a
+/// function failed (then nothing is cached and viewer-response does not run), and the miss's own
+/// log (its triggers' times, what failed), which the request that fetched reports.
+pub struct MissOutcome {
+    pub response: HttpResponse,
+    pub function_failed: bool,
+    pub log: RequestLog,
+}
+
 /// How a function call ended when it did not produce a result CloudFront accepts.
 #[derive(Debug)]
 struct FunctionFailure {
@@ -424,18 +433,19 @@ impl Distribution {
                 viewer.body.clone(),
             )
         };
-        let fetched = if cacheable {
-            let (fetched, here) = self.cache.fetch_once(&key, miss).await;
-            if !here {
-                log.triggers
-                    .push((EventType::OriginRequest, Duration::ZERO));
-                log.cache = "Miss (collapsed)".into();
-            }
-            fetched
+        let (outcome, fetched_here) = if cacheable {
+            self.cache.fetch_once(&key, miss).await
         } else {
-            miss().await
+            (miss().await, true)
         };
-        let response = (*fetched).clone();
+        if fetched_here {
+            log.triggers.extend(outcome.log.triggers.iter().copied());
+        } else {
+            log.triggers
+                .push((EventType::OriginRequest, Duration::ZERO));
+            log.cache = "Miss (collapsed)".into();
+        }
+        let response = outcome.response.clone();
         if log.cache.is_empty() {
             log.cache = response
                 .headers
@@ -443,16 +453,8 @@ impl Distribution {
                 .map(|v| v.trim_end_matches(" from cloudfront").to_owned())
                 .unwrap_or_else(|| "Miss".into());
         }
-        if let Some(note) = response.headers.get("x-edgekit-log") {
-            log.error = Some(note.to_owned());
-        }
-        let mut response = response;
-        response.headers.remove("x-edgekit-log");
-        if response
-            .headers
-            .get("x-cache")
-            .is_some_and(|x| x.starts_with("Lambda") && !x.starts_with("LambdaGenerated"))
-        {
+        log.error.clone_from(&outcome.log.error);
+        if outcome.function_failed {
             return response;
         }
         self.viewer_response(behavior, request, response, request_id, log)
@@ -467,10 +469,11 @@ impl Distribution {
         request_id: &str,
         key: &str,
         viewer_body: Bytes,
-    ) -> Arc<HttpResponse> {
+    ) -> Arc<MissOutcome> {
         let mut log = RequestLog::default();
+        let mut function_failed = false;
         let mut request = self.origin_request(behavior, request, &viewer_body);
-        let mut response = 'fetch: {
+        let response = 'fetch: {
             if let Some(association) = behavior.functions.get(&EventType::OriginRequest) {
                 let cf = self.cf(EventType::OriginRequest, request_id, request.clone(), None);
                 match self.call(association, cf, &mut log).await {
@@ -485,7 +488,10 @@ impl Distribution {
                         );
                         break 'fetch response;
                     }
-                    Err(failure) => break 'fetch self.function_failed(failure, &mut log),
+                    Err(failure) => {
+                        function_failed = true;
+                        break 'fetch self.function_failed(failure, &mut log);
+                    }
                 }
             }
             let body = match &request.body {
@@ -496,12 +502,12 @@ impl Distribution {
                 Ok(origin) => origin,
                 Err(err) => {
                     tracing::warn!("{err}");
-                    let mut response = edge_error(
+                    let response = edge_error(
                         502,
                         "CloudFront wasn't able to connect to the origin.",
                         "Error",
                     );
-                    set_header(&mut response.headers, "X-Edgekit-Log", err.to_string());
+                    log.error = Some(err.to_string());
                     break 'fetch response;
                 }
             };
@@ -527,42 +533,28 @@ impl Distribution {
                     Ok(FunctionResult::Request(_)) => {
                         unreachable!("the validator refuses a request here")
                     }
-                    Err(failure) => break 'fetch self.function_failed(failure, &mut log),
+                    Err(failure) => {
+                        function_failed = true;
+                        break 'fetch self.function_failed(failure, &mut log);
+                    }
                 }
             }
             set_header(&mut response.headers, "X-Cache", "Miss from cloudfront");
             response
         };
-        if let Some(error) = &log.error {
-            set_header(&mut response.headers, "X-Edgekit-Log", error.clone());
-        }
-        // Trigger timings travel with the response to the request that fetched it.
-        let timing = log
-            .triggers
-            .iter()
-            .map(|(t, d)| format!("{t}={:.2}ms", d.as_secs_f64() * 1000.0))
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !timing.is_empty() {
-            set_header(&mut response.headers, "X-Edgekit-Timing", timing);
-        }
-        let is_failure = response
-            .headers
-            .get("x-cache")
-            .is_some_and(|x| x.starts_with("Lambda") && !x.starts_with("LambdaGenerated"));
-        let response = Arc::new(response);
-        if matches!(request.method.as_str(), "GET" | "HEAD") && !is_failure {
+        if matches!(request.method.as_str(), "GET" | "HEAD") && !function_failed {
             let ttl = cache::ttl(
                 &behavior.cache_policy,
                 &response,
                 self.config.distribution.error_caching_min_ttl,
             );
-            let mut stored = (*response).clone();
-            stored.headers.remove("x-edgekit-timing");
-            stored.headers.remove("x-edgekit-log");
-            self.cache.put(key, Arc::new(stored), ttl);
+            self.cache.put(key, Arc::new(response.clone()), ttl);
         }
-        response
+        Arc::new(MissOutcome {
+            response,
+            function_failed,
+            log,
+        })
     }
 
     async fn viewer_response(
@@ -573,20 +565,6 @@ impl Distribution {
         request_id: &str,
         log: &mut RequestLog,
     ) -> HttpResponse {
-        if let Some(timing) = response.headers.remove("x-edgekit-timing")
-            && let Some(entry) = timing.first()
-        {
-            for part in entry.value.split(' ') {
-                if let Some((t, ms)) = part.split_once('=')
-                    && let (Ok(t), Ok(ms)) = (
-                        t.parse::<EventType>(),
-                        ms.trim_end_matches("ms").parse::<f64>(),
-                    )
-                {
-                    log.triggers.push((t, Duration::from_secs_f64(ms / 1000.0)));
-                }
-            }
-        }
         // viewer-response does not run for origin errors.
         let Some(association) = behavior.functions.get(&EventType::ViewerResponse) else {
             return response;
@@ -698,13 +676,7 @@ impl Distribution {
                 "The Lambda function associated with the CloudFront distribution was throttled or ran out of time."
             }
         };
-        let mut response = edge_error(failure.failure.status(), message, failure.failure.name());
-        set_header(
-            &mut response.headers,
-            "X-Edgekit-Log",
-            format!("{}: {}", failure.failure.name(), failure.reason),
-        );
-        response
+        edge_error(failure.failure.status(), message, failure.failure.name())
     }
 
     fn cf(
@@ -1115,8 +1087,6 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// What every answer gets on its way out: CloudFront's own headers, conditional requests, ranges,
 /// and no body for HEAD.
 fn finish_for_viewer(viewer: &ViewerRequest, response: &mut HttpResponse, request_id: &str) {
-    response.headers.remove("x-edgekit-timing");
-    response.headers.remove("x-edgekit-log");
     set_header(
         &mut response.headers,
         "Via",
