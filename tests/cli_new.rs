@@ -1,10 +1,11 @@
 //! `new`: from an empty folder to a site that is invoked on an event, served, templated (and, when
 //! scripts/test has built the modules, packaged), each step one command.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
+
+mod process;
+use process::{Served, scratch};
 
 fn edgekit(args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_edgekit"))
@@ -20,13 +21,6 @@ fn ok(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edgekit-new-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// `invoke` on an event `event` writes for the site in `dir`; the result.
@@ -56,7 +50,7 @@ fn invoke(dir: &Path, trigger: &str, args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn a_new_site_is_invoked_served_and_templated() {
-    let parent = scratch("site");
+    let parent = scratch("new-site");
     let dir = parent.join("my-notes");
     let said = ok(&edgekit(&["new".as_ref(), dir.as_os_str()]));
     assert!(said.contains("wrote the site `my-notes`"), "{said}");
@@ -78,56 +72,28 @@ fn a_new_site_is_invoked_served_and_templated() {
     );
 
     // Served.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgekit"))
-        .args(["serve", "--port", "0", "--quiet", "--config"])
-        .arg(dir.join("distribution.toml"))
-        .arg("--store")
-        .arg(dir.join(".edgekit"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    if !line.starts_with("My Notes is served at http://") {
-        let _ = child.kill();
-        let mut stderr = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-        panic!("serve did not start: {line}{stderr}");
-    }
-    let address = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    let exchange = |request: &str| {
-        let mut stream = TcpStream::connect(&address).unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    };
-    let liked = exchange(&format!(
-        "POST /api/like?post=hello HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
-    ));
-    assert!(
-        liked.starts_with("HTTP/1.1 200 ") || liked.starts_with("HTTP/1.0 200 "),
-        "{liked}"
+    let store = dir.join(".edgekit");
+    let site = Served::start(
+        "My Notes",
+        &[
+            "--config".as_ref(),
+            dir.join("distribution.toml").as_os_str(),
+            "--store".as_ref(),
+            store.as_os_str(),
+        ],
     );
-    assert!(liked.ends_with(r#"{"likes":1,"post":"hello"}"#), "{liked}");
-    let about = exchange(&format!("GET /about/ HTTP/1.0\r\nHost: {address}\r\n\r\n"));
-    assert!(about.contains("<h1>About</h1>"), "{about}");
-    let home = exchange(&format!("GET / HTTP/1.0\r\nHost: {address}\r\n\r\n"));
+    let liked = site.http("POST", "/api/like?post=hello", &[]);
+    assert!(liked.is(200), "{}", liked.status);
+    assert_eq!(liked.body, r#"{"likes":1,"post":"hello"}"#);
+    let about = site.http("GET", "/about/", &[]);
+    assert!(about.body.contains("<h1>About</h1>"), "{}", about.body);
+    let home = site.http("GET", "/", &[]);
     assert!(
-        home.contains("Hello</a> · 1 likes"),
-        "the liked post first: {home}"
+        home.body.contains("Hello</a> · 1 likes"),
+        "the liked post first: {}",
+        home.body
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(site);
 
     // Templated: the site's table with its key, and each function's role.
     let template_file = dir.join("template.json");
@@ -188,7 +154,7 @@ fn a_new_site_is_invoked_served_and_templated() {
 
 #[test]
 fn new_refuses_a_folder_with_something_in_it_and_a_bad_name() {
-    let dir = scratch("refused");
+    let dir = scratch("new-refused");
     std::fs::write(dir.join("notes.txt"), "mine").unwrap();
     let output = edgekit(&[
         "new".as_ref(),

@@ -1,10 +1,11 @@
 //! `serve` as a process: it prints its URL, refuses a bad config with the line, keeps likes
 //! across a restart, and stops cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
+
+mod process;
+use process::{Served, scratch};
 
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_edgekit"));
@@ -12,93 +13,57 @@ fn binary() -> Command {
     command
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edgekit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// Alien Cards served from the checkout with its own store.
+fn start(store: &Path) -> Served {
+    Served::start("Alien Cards", &["--store".as_ref(), store.as_os_str()])
 }
 
-/// Starts `serve --port 0 --quiet` with more arguments; returns it with the address it printed.
-fn spawn_serve(args: &[&std::ffi::OsStr]) -> (Child, String) {
-    let mut child = binary()
-        .args(["serve", "--port", "0", "--quiet"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(
-        line.starts_with("Alien Cards is served at http://127.0.0.1:"),
-        "{line}"
-    );
-    let address = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    (child, address)
-}
-
-/// Starts `serve` on a free port with its own store.
-fn start(store: &Path) -> (Child, String) {
-    spawn_serve(&["--store".as_ref(), store.as_os_str()])
-}
-
-/// One HTTP/1.0 exchange; returns the status line and the body.
-fn http(address: &str, method: &str, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (
-        head.lines().next().unwrap_or("").to_owned(),
-        body.to_owned(),
-    )
-}
-
-fn terminate(mut child: Child) {
+fn terminate(mut served: Served) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &served.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = served.child.wait().unwrap();
     assert!(exit.success(), "serve stops cleanly on SIGTERM: {exit}");
+}
+
+/// A header of the answer to a GET ("" when absent).
+fn header_of_get(served: &Served, path: &str, name: &str) -> String {
+    served
+        .http("GET", path, &[])
+        .header(name)
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The `x-cache` of a GET.
+fn x_cache(served: &Served, path: &str) -> String {
+    header_of_get(served, path, "x-cache")
 }
 
 #[test]
 fn acknowledged_likes_survive_a_crash() {
     let dir = scratch("restart");
     let store = dir.join("store");
-    let (mut child, address) = start(&store);
+    let mut served = start(&store);
     for _ in 0..2 {
-        let (status, body) = http(&address, "POST", "/api/like?id=fe2f80a7");
-        assert!(status.contains(" 200 "), "{status}");
-        assert!(body.contains("\"likes\""), "{body}");
+        let like = served.http("POST", "/api/like?id=fe2f80a7", &[]);
+        assert!(like.is(200), "{}", like.status);
+        assert!(like.body.contains("\"likes\""), "{}", like.body);
     }
     // SIGKILL: no chance to flush anything the like had not already put on disk.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (child, address) = start(&store);
-    let (status, body) = http(&address, "POST", "/api/like?id=fe2f80a7");
-    assert!(status.contains(" 200 "), "{status}");
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let served = start(&store);
+    let like = served.http("POST", "/api/like?id=fe2f80a7", &[]);
+    assert!(like.is(200), "{}", like.status);
     assert!(
-        body.contains("\"likes\":3"),
-        "two likes before the restart, one after: {body}"
+        like.body.contains("\"likes\":3"),
+        "two likes before the restart, one after: {}",
+        like.body
     );
-    terminate(child);
+    terminate(served);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -139,25 +104,6 @@ fn a_bad_config_is_refused_at_start_with_its_line() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The `x-cache` of a GET.
-fn x_cache(address: &str, path: &str) -> String {
-    header_of_get(address, path, "x-cache")
-}
-
-/// A header of the answer to a GET ("" when absent).
-fn header_of_get(address: &str, path: &str, name: &str) -> String {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let prefix = format!("{name}: ");
-    response
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix.as_str()))
-        .unwrap_or("")
-        .to_owned()
-}
-
 #[test]
 fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     let dir = scratch("watch");
@@ -180,22 +126,25 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
         .replace("../origin-site/data/cards.json", "site/data/cards.json");
     std::fs::write(&declaration, text).unwrap();
     let store = dir.join("store");
-    let (child, address) = spawn_serve(&[
-        "--watch".as_ref(),
-        "--config".as_ref(),
-        config.as_os_str(),
-        "--origin-dir".as_ref(),
-        site.as_os_str(),
-        "--store".as_ref(),
-        store.as_os_str(),
-    ]);
+    let served = Served::start(
+        "Alien Cards",
+        &[
+            "--watch".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--origin-dir".as_ref(),
+            site.as_os_str(),
+            "--store".as_ref(),
+            store.as_os_str(),
+        ],
+    );
 
-    assert_eq!(x_cache(&address, "/js/like.js"), "Miss from cloudfront");
-    assert_eq!(x_cache(&address, "/js/like.js"), "Hit from cloudfront");
+    assert_eq!(x_cache(&served, "/js/like.js"), "Miss from cloudfront");
+    assert_eq!(x_cache(&served, "/js/like.js"), "Hit from cloudfront");
     std::fs::write(site.join("js/like.js"), "// changed\n").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1300));
     assert_eq!(
-        x_cache(&address, "/js/like.js"),
+        x_cache(&served, "/js/like.js"),
         "Miss from cloudfront",
         "origin change empties the cache"
     );
@@ -209,7 +158,7 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1300));
     assert_eq!(
-        x_cache(&address, "/js/like.js"),
+        x_cache(&served, "/js/like.js"),
         "Hit from cloudfront",
         "still serving"
     );
@@ -217,14 +166,14 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     std::fs::write(&config, text).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1300));
     assert_eq!(
-        x_cache(&address, "/js/like.js"),
+        x_cache(&served, "/js/like.js"),
         "Miss from cloudfront",
         "config reloaded"
     );
 
     // A content change in the site declaration: served at once, no Rust build.
     assert_eq!(
-        header_of_get(&address, "/r/cat", "location"),
+        header_of_get(&served, "/r/cat", "location"),
         "/card/k9b430fc"
     );
     let site_text = std::fs::read_to_string(&declaration).unwrap();
@@ -238,7 +187,7 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1300));
     assert_eq!(
-        header_of_get(&address, "/r/cat", "location"),
+        header_of_get(&served, "/r/cat", "location"),
         "/card/da8398f4",
         "the declaration reloaded"
     );
@@ -250,10 +199,10 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1300));
     assert_eq!(
-        header_of_get(&address, "/r/cat", "location"),
+        header_of_get(&served, "/r/cat", "location"),
         "/card/da8398f4",
         "still serving the last good declaration"
     );
-    terminate(child);
+    terminate(served);
     std::fs::remove_dir_all(&dir).unwrap();
 }

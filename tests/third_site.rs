@@ -2,10 +2,11 @@
 //! (declaration, distribution config, origin files, templates and items) is served by `serve` and
 //! run by the Python module, with the tool and the module built as they are.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
+
+mod process;
+use process::{Served, scratch};
 
 const DECLARATION: &str = r#"name = "docs"
 
@@ -164,149 +165,74 @@ fn write_site(dir: &Path) {
     .unwrap();
 }
 
-/// A POST, as a browser's fetch sends it; status line and body.
-fn post(address: &str, path: &str) -> (String, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.0\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    (
-        head.lines().next().unwrap_or("").to_owned(),
-        body.to_owned(),
-    )
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edgekit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Status line, lowercase headers and body of a GET.
-fn get(address: &str, path: &str) -> (String, Vec<(String, String)>, String) {
-    get_from(address, path, "US")
-}
-
-/// The same, from a visitor in `country`.
-fn get_from(address: &str, path: &str, country: &str) -> (String, Vec<(String, String)>, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {address}\r\nX-Country: {country}\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or("").to_owned();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 #[test]
 fn a_site_written_as_files_is_served_with_no_rust() {
     let dir = scratch("third-site");
     write_site(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_edgekit"))
-        .args(["serve", "--port", "0", "--quiet", "--config"])
-        .arg(dir.join("distribution.toml"))
-        .arg("--store")
-        .arg(dir.join("store"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    if !line.starts_with("Docs is served at http://") {
-        let _ = child.kill();
-        let mut stderr = String::new();
-        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
-        panic!("serve did not start: {line}{stderr}");
-    }
-    let address = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-
-    let (status, headers, _) = get(&address, "/old/intro.html");
-    assert!(status.contains(" 301 "), "{status}");
-    assert_eq!(header(&headers, "location"), Some("/docs/intro.html"));
-    assert_eq!(
-        header(&headers, "cache-control"),
-        Some("public, max-age=86400")
+    let config = dir.join("distribution.toml");
+    let store = dir.join("store");
+    let site = Served::start(
+        "Docs",
+        &[
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--store".as_ref(),
+            store.as_os_str(),
+        ],
     );
+    let get_from = |path: &str, country: &str| site.http("GET", path, &[("X-Country", country)]);
+    let get = |path: &str| get_from(path, "US");
+    let post = |path: &str| site.http("POST", path, &[]);
+
+    let moved = get("/old/intro.html");
+    assert!(moved.is(301), "{}", moved.status);
+    assert_eq!(moved.header("location"), Some("/docs/intro.html"));
+    assert_eq!(moved.header("cache-control"), Some("public, max-age=86400"));
     assert!(
-        header(&headers, "content-security-policy")
+        moved
+            .header("content-security-policy")
             .unwrap()
             .contains("https://cdn.docs.example")
     );
 
-    let (status, headers, _) = get(&address, "/blog/2026/intro");
-    assert!(status.contains(" 301 "), "{status}");
-    assert_eq!(header(&headers, "location"), Some("/docs/intro.html"));
+    let blog = get("/blog/2026/intro");
+    assert!(blog.is(301), "{}", blog.status);
+    assert_eq!(blog.header("location"), Some("/docs/intro.html"));
 
-    let (status, headers, body) = get(&address, "/guide/");
-    assert!(status.contains(" 200 "), "{status}");
+    let guide = get("/guide/");
+    assert!(guide.is(200), "{}", guide.status);
     assert_eq!(
-        body, "<h1>The guide</h1>\n",
+        guide.body, "<h1>The guide</h1>\n",
         "the index document of /guide/"
     );
-    assert_eq!(
-        header(&headers, "cache-control"),
-        Some("public, max-age=60")
-    );
-    assert!(header(&headers, "strict-transport-security").is_some());
+    assert_eq!(guide.header("cache-control"), Some("public, max-age=60"));
+    assert!(guide.header("strict-transport-security").is_some());
 
-    let (status, _, body) = get(&address, "/docs/intro.html");
-    assert!(status.contains(" 200 "), "{status}");
-    assert_eq!(body, "<h1>Intro</h1>\n");
+    let intro = get("/docs/intro.html");
+    assert!(intro.is(200), "{}", intro.status);
+    assert_eq!(intro.body, "<h1>Intro</h1>\n");
 
     // A visitor from Germany is sent to /de/ (country in the cache key: the US visitor above
     // got the page, the German one the redirect, for the same path).
-    let (status, headers, _) = get_from(&address, "/docs/intro.html", "DE");
-    assert!(status.contains(" 302 "), "{status}");
-    assert_eq!(header(&headers, "location"), Some("/de/docs/intro.html"));
-    assert!(header(&headers, "strict-transport-security").is_some());
-    let (status, _, _) = get_from(&address, "/docs/intro.html", "JP");
-    assert!(status.contains(" 200 "), "{status}");
+    let german = get_from("/docs/intro.html", "DE");
+    assert!(german.is(302), "{}", german.status);
+    assert_eq!(german.header("location"), Some("/de/docs/intro.html"));
+    assert!(german.header("strict-transport-security").is_some());
+    assert!(get_from("/docs/intro.html", "JP").is(200));
 
     // Its own items, counter and listing: the items file's every attribute reaches the template.
-    let (status, body) = post(&address, "/api/view?slug=deploy");
-    assert!(status.contains(" 200 "), "{status}");
-    let item: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let view = post("/api/view?slug=deploy");
+    assert!(view.is(200), "{}", view.status);
+    let item: serde_json::Value = serde_json::from_str(&view.body).unwrap();
     assert_eq!(
         (item["views"].as_i64(), &item["tags"]),
         (Some(6), &serde_json::json!(["ops", "aws"]))
     );
-    let (status, _) = post(&address, "/api/view?slug=nope");
-    assert!(status.contains(" 404 "), "{status}");
-    let (status, _, body) = get(&address, "/popular");
-    assert!(status.contains(" 200 "), "{status}");
+    assert!(post("/api/view?slug=nope").is(404));
+    let popular = get("/popular");
+    assert!(popular.is(200), "{}", popular.status);
     assert_eq!(
-        body, "<title>Third</title><li>Deploy: 6 (ops,aws)</li><li>Intro: 5 (start)</li>",
+        popular.body, "<title>Third</title><li>Deploy: 6 (ops,aws)</li><li>Intro: 5 (start)</li>",
         "most viewed first, at most two"
     );
     let kept = std::fs::read_to_string(dir.join("store/third-site-articles.json")).unwrap();
@@ -315,8 +241,7 @@ fn a_site_written_as_files_is_served_with_no_rust() {
         "{kept}"
     );
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

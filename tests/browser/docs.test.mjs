@@ -6,37 +6,19 @@
 // (scripts/test starts one) and Debian's Chromium at $CHROMIUM (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchChromium, openPage } from './browser.mjs';
 
 const base = process.env.EDGEKIT_DOCS_URL;
-const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 let browser;
 
 before(async () => {
   assert.ok(base, 'set EDGEKIT_DOCS_URL to the URL `edgekit serve` printed for the docs site');
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
 });
-
-/** A page that records every console error and CSP violation. */
-async function openPage(context) {
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(String(error)));
-  return { page, problems };
-}
 
 test('the most read articles, an article that counts its view, a moved link', async () => {
   const context = await browser.newContext();
