@@ -87,7 +87,7 @@ pub fn seed(mut args: SeedArgs) -> ExitCode {
                     );
                     items
                 }
-                Err(e) => return fail(e),
+                Err(e) => return fail(e.to_string()),
             },
             None => {
                 println!(

@@ -80,7 +80,9 @@ impl Setup {
             tracing::warn!("{warning}");
         }
         let store: Arc<dyn ItemStore> = match &self.store {
-            Store::Embedded(dir) => Arc::new(EmbeddedStore::open(dir, &loaded.all_tables()?)?),
+            Store::Embedded(dir) => Arc::new(
+                EmbeddedStore::open(dir, &loaded.all_tables()?).map_err(|e| e.to_string())?,
+            ),
             Store::DynamoDb(store) => store.clone(),
         };
         let data = DataSources {

@@ -393,48 +393,93 @@ impl Supplied {
     }
 }
 
+/// What is wrong with an items file (a table's seed, or the embedded store's copy of it).
+#[derive(Debug, thiserror::Error)]
+pub enum ItemsFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is not an items file (a JSON array of objects): {message}", path.display())]
+    NotItems { path: PathBuf, message: String },
+    #[error("{}: item {item} has no `{key}` (the table's key)", path.display())]
+    NoKey {
+        path: PathBuf,
+        item: usize,
+        key: String,
+    },
+    #[error("{}: item {item}: `{key}` is not a string", path.display())]
+    KeyNotString {
+        path: PathBuf,
+        item: usize,
+        key: String,
+    },
+    #[error(
+        "{}: item {item}: `{value}` is not a valid key (letters, digits and `{also}`, at most {max_length})",
+        path.display()
+    )]
+    BadKey {
+        path: PathBuf,
+        item: usize,
+        value: String,
+        also: String,
+        max_length: usize,
+    },
+    #[error("{}: key `{key}` is listed twice", path.display())]
+    Duplicate { path: PathBuf, key: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// Reads an items file: a JSON array of objects, each with a string key of the table's shape.
 /// Every attribute is kept.
-pub fn read_items_file(path: &Path, spec: &TableSpec) -> Result<Vec<Item>, String> {
-    let bytes = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let items: Vec<Item> = crate::event::from_json(&bytes).map_err(|e| {
-        format!(
-            "{} is not an items file (a JSON array of objects): {e}",
-            path.display()
-        )
+pub fn read_items_file(path: &Path, spec: &TableSpec) -> Result<Vec<Item>, ItemsFileError> {
+    let bytes = fs::read(path).map_err(|source| ItemsFileError::Read {
+        path: path.to_owned(),
+        source,
     })?;
+    let items: Vec<Item> =
+        crate::event::from_json(&bytes).map_err(|e| ItemsFileError::NotItems {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
     let mut seen = std::collections::BTreeSet::new();
     for (n, item) in items.iter().enumerate() {
         let key = match item.get(&spec.key) {
             Some(Value::String(key)) => key,
             Some(_) => {
-                return Err(format!(
-                    "{}: item {}: `{}` is not a string",
-                    path.display(),
-                    n + 1,
-                    spec.key
-                ));
+                return Err(ItemsFileError::KeyNotString {
+                    path: path.to_owned(),
+                    item: n + 1,
+                    key: spec.key.clone(),
+                });
             }
             None => {
-                return Err(format!(
-                    "{}: item {} has no `{}` (the table's key)",
-                    path.display(),
-                    n + 1,
-                    spec.key
-                ));
+                return Err(ItemsFileError::NoKey {
+                    path: path.to_owned(),
+                    item: n + 1,
+                    key: spec.key.clone(),
+                });
             }
         };
         if !spec.key_shape.accepts(key) {
-            return Err(format!(
-                "{}: item {}: `{key}` is not a valid key (letters, digits and `{}`, at most {})",
-                path.display(),
-                n + 1,
-                spec.key_shape.also,
-                spec.key_shape.max_length
-            ));
+            return Err(ItemsFileError::BadKey {
+                path: path.to_owned(),
+                item: n + 1,
+                value: key.clone(),
+                also: spec.key_shape.also.clone(),
+                max_length: spec.key_shape.max_length,
+            });
         }
         if !seen.insert(key.clone()) {
-            return Err(format!("{}: key `{key}` is listed twice", path.display()));
+            return Err(ItemsFileError::Duplicate {
+                path: path.to_owned(),
+                key: key.clone(),
+            });
         }
     }
     Ok(items)
@@ -487,7 +532,7 @@ impl MemoryStore {
         key: &str,
         attribute: &str,
         amount: i64,
-        keep: impl FnOnce(&Rows) -> Result<(), String>,
+        keep: impl FnOnce(&Rows) -> Result<(), ItemsFileError>,
     ) -> Result<Option<Item>, DataError> {
         let mut tables = self.lock();
         let rows = tables.get_mut(&table.name).ok_or_else(|| no_table(table))?;
@@ -510,7 +555,7 @@ impl MemoryStore {
                     None => item.remove(attribute),
                 };
             }
-            return Err(DataError::Unavailable(err));
+            return Err(DataError::Unavailable(err.to_string()));
         }
         Ok(Some(updated))
     }
@@ -560,7 +605,7 @@ pub struct EmbeddedStore {
 impl EmbeddedStore {
     /// Opens the store in `dir`, creating each table's file from its items file if it does not
     /// exist yet. A table without an items file starts empty.
-    pub fn open(dir: &Path, tables: &[SeededTable]) -> Result<EmbeddedStore, String> {
+    pub fn open(dir: &Path, tables: &[SeededTable]) -> Result<EmbeddedStore, ItemsFileError> {
         let mut items = MemoryStore::new();
         for table in tables {
             let path = Self::file(dir, &table.spec);
@@ -583,7 +628,7 @@ impl EmbeddedStore {
     }
 
     /// The store's current items, without opening it for writing (what `invoke` uses).
-    pub fn snapshot(dir: &Path, tables: &[SeededTable]) -> Result<MemoryStore, String> {
+    pub fn snapshot(dir: &Path, tables: &[SeededTable]) -> Result<MemoryStore, ItemsFileError> {
         let mut items = MemoryStore::new();
         for table in tables {
             let path = Self::file(dir, &table.spec);
@@ -634,24 +679,33 @@ impl ItemStore for EmbeddedStore {
     }
 }
 
-fn write_items_file<'a>(path: &Path, items: impl Iterator<Item = &'a Item>) -> Result<(), String> {
+fn write_items_file<'a>(
+    path: &Path,
+    items: impl Iterator<Item = &'a Item>,
+) -> Result<(), ItemsFileError> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let tmp = path.with_extension("json.tmp");
     let items: Vec<&Item> = items.collect();
-    let mut bytes = serde_json::to_vec_pretty(&items).map_err(|e| e.to_string())?;
-    bytes.push(b'\n');
+    let mut bytes = serde_json::to_vec_pretty(&items).map_err(std::io::Error::other);
+    if let Ok(bytes) = &mut bytes {
+        bytes.push(b'\n');
+    }
+    let tmp = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
+        fs::create_dir_all(dir)?;
+        let bytes = bytes?;
         let mut file = fs::File::create(&tmp)?;
         file.write_all(&bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         fs::File::open(dir)?.sync_all()
     };
-    write().map_err(|e| format!("cannot write {}: {e}", path.display()))
+    write().map_err(|source| ItemsFileError::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Templates read from a directory (the origin's `templates/`), on every request, so that a
@@ -876,7 +930,7 @@ mod tests {
         let file = dir.join("items.json");
         let check = |text: &str| {
             fs::write(&file, text).unwrap();
-            read_items_file(&file, &spec()).unwrap_err()
+            read_items_file(&file, &spec()).unwrap_err().to_string()
         };
         assert!(check(r#"[{"Title": "x"}]"#).contains("item 1 has no `Id`"));
         assert!(check(r#"[{"Id": 3}]"#).contains("`Id` is not a string"));
