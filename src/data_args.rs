@@ -38,6 +38,7 @@ impl DataArgs {
     }
 
     /// The config's store configuration with these arguments' endpoints.
+    #[cfg(feature = "dynamodb")]
     pub fn store_config(&self, data: &StoreConfig) -> Result<StoreConfig, String> {
         let config = self
             .endpoints
