@@ -83,12 +83,15 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         .config
         .clone()
         .unwrap_or_else(crate::serve_cmd::default_config);
-    let origin_dir = args
-        .origin_dir
-        .clone()
-        .unwrap_or_else(|| paths::origin_dir(&config_path));
-    let templates = DirTemplates::new(origin_dir.join("templates"));
     let distribution = cloudfront::DistributionConfig::load(&config_path);
+    let origin_dir = args.origin_dir.clone().unwrap_or_else(|| {
+        distribution
+            .as_ref()
+            .ok()
+            .and_then(|config| paths::origin_dir_of(config, &config_path))
+            .unwrap_or_else(|| PathBuf::from("origin-site"))
+    });
+    let templates = DirTemplates::new(origin_dir.join("templates"));
     let site_file = match (&args.site, &distribution) {
         (Some(file), _) => file.clone(),
         (None, Ok(config)) => match crate::site_args::site_of(config, &config_path, args.trigger) {

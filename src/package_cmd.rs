@@ -429,7 +429,8 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     let config = DistributionConfig::load(&config_path).map_err(|e| e.to_string())?;
     let origin_dir = args
         .origin_dir
-        .unwrap_or_else(|| crate::paths::origin_dir(&config_path));
+        .or_else(|| crate::paths::origin_dir_of(&config, &config_path))
+        .unwrap_or_else(|| PathBuf::from("origin-site"));
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let out = args.out.canonicalize().map_err(|e| e.to_string())?;

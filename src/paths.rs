@@ -21,14 +21,6 @@ pub fn origin_dir_of(
     })
 }
 
-/// The origin directory: the config's S3 origin's `local_dir`, else `./origin-site`.
-pub fn origin_dir(config_path: &Path) -> PathBuf {
-    cloudfront::DistributionConfig::load(config_path)
-        .ok()
-        .and_then(|config| origin_dir_of(&config, config_path))
-        .unwrap_or_else(|| PathBuf::from("origin-site"))
-}
-
 /// The embedded store's directory, where `serve` keeps each table in `<table_name>.json`.
 pub fn default_store_dir() -> PathBuf {
     PathBuf::from(".edgekit")
