@@ -9,6 +9,7 @@
 //! ```
 
 mod blocks_cmd;
+mod check_cmd;
 mod data_args;
 mod event_cmd;
 mod invoke_cmd;
@@ -62,6 +63,7 @@ enum Command {
     Template(template_cmd::TemplateArgs),
     Package(package_cmd::PackageArgs),
     Blocks(blocks_cmd::BlocksArgs),
+    Check(check_cmd::CheckArgs),
     #[cfg(feature = "dynamodb")]
     Seed(seed_cmd::SeedArgs),
 }
@@ -90,6 +92,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Command::Template(args) => template_cmd::template(args),
         Command::Package(args) => package_cmd::package(args),
         Command::Blocks(args) => blocks_cmd::blocks(args),
+        Command::Check(args) => check_cmd::check(args),
         #[cfg(feature = "dynamodb")]
         Command::Seed(args) => seed_cmd::seed(args),
     }

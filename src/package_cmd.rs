@@ -20,8 +20,9 @@ const VIEWER_TARGET_BYTES: u64 = 300 * 1024;
 ///
 /// Each zip holds `edgekit.abi3.so` (the blocks as a CPython extension on the stable ABI,
 /// built with `maturin --zig --compatibility manylinux2014` so it loads on Amazon Linux; its
-/// exported functions are the handlers), `site.toml` (the function's site declaration, checked
-/// before anything is built), `edgekit.json` (the tables' replicas per region: Lambda@Edge has
+/// exported functions are the handlers), `site.json` (the function's site declaration, checked
+/// whole before anything is built and carried as JSON, which the module reads without a TOML
+/// parser), `edgekit.json` (the tables' replicas per region: Lambda@Edge has
 /// no environment variables) and, for origin functions, the templates.
 /// Functions with table access get the DynamoDB client; viewer functions do not. Prints each
 /// zip's size against its quota and refuses one over it.
@@ -68,7 +69,7 @@ else:
 # The handlers are `edgekit.<trigger>`: Python imports the module through PyInit_edgekit.
 if b'PyInit_edgekit' not in module:
     sys.exit(f'{wheel} is not the edgekit module: it has no PyInit_edgekit')
-entries = [('edgekit.abi3.so', module, 0o755), ('edgekit.json', pathlib.Path(config).read_bytes(), 0o644), ('site.toml', pathlib.Path(site).read_bytes(), 0o644)]
+entries = [('edgekit.abi3.so', module, 0o755), ('edgekit.json', pathlib.Path(config).read_bytes(), 0o644), ('site.json', pathlib.Path(site).read_bytes(), 0o644)]
 if templates:
     for path in sorted(pathlib.Path(templates).iterdir()):
         if path.is_file():
@@ -306,12 +307,21 @@ fn name_after_content(out: &Path, function: &str, zip: &Path) -> Result<(String,
     Ok((name, hash))
 }
 
-/// The module's config: the declaration is `site.toml` beside it in every zip.
+/// The module's config: the declaration is `site.json` beside it in every zip.
 fn package_config(config: &DistributionConfig) -> serde_json::Value {
     serde_json::json!({
-        "site": "site.toml",
+        "site": edge_functions::site::declaration::PACKAGED_FILE,
         "replicas": config.data.replicas,
     })
+}
+
+/// Writes the checked declaration a package carries (`site.json`) to `to`.
+fn write_declaration(site: &Path, to: &Path) -> Result<PathBuf, String> {
+    let declaration =
+        edge_functions::site::read_checked(site, crate::registry()).map_err(|e| e.to_string())?;
+    std::fs::write(to, declaration.to_json())
+        .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
+    Ok(to.to_owned())
 }
 
 /// The same functions as a `lambda_runtime` binary for provided.al2023 (regional Lambda; not
@@ -359,28 +369,26 @@ fn bootstrap(bin: &Path, out: &Path, origin_dir: &Path, site: &Path) -> Result<b
         }
     }
     // Named after the site it runs (a file name: other characters become `-`).
-    let name = match edge_functions::site::load_file(site, crate::registry(), None) {
-        Ok(loaded) => {
-            let safe: String = loaded
-                .name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            format!("{safe}-bootstrap.zip")
-        }
-        Err(e) => return Err(e.to_string()),
-    };
+    let declaration =
+        edge_functions::site::read_checked(site, crate::registry()).map_err(|e| e.to_string())?;
+    let safe: String = declaration
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = format!("{safe}-bootstrap.zip");
+    let site = write_declaration(site, &out.join("bootstrap.site.json"))?;
     let zip = out.join(&name);
     let script = r#"
 import sys, zipfile, pathlib
 out, binary, templates, site = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-entries = [('bootstrap', pathlib.Path(binary).read_bytes(), 0o755), ('site.toml', pathlib.Path(site).read_bytes(), 0o644)]
+entries = [('bootstrap', pathlib.Path(binary).read_bytes(), 0o755), ('site.json', pathlib.Path(site).read_bytes(), 0o644)]
 for path in sorted(pathlib.Path(templates).iterdir()):
     if path.is_file():
         entries.append((f'templates/{path.name}', path.read_bytes(), 0o644))
@@ -397,9 +405,10 @@ with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:
             .arg(&zip)
             .arg(&binary)
             .arg(origin_dir.join("templates"))
-            .arg(site),
+            .arg(&site),
         "writing the bootstrap zip",
     )?;
+    let _ = std::fs::remove_file(&site);
     let size = std::fs::metadata(&zip).map_err(|e| e.to_string())?.len();
     let quota = limits::ORIGIN_PACKAGE_BYTES;
     let fits = size <= quota;
@@ -480,6 +489,10 @@ fn build(args: PackageArgs) -> Result<bool, String> {
         let wheel = &wheels[&Variant::of(function)];
         let json = out.join(format!("{}.json", function.name));
         std::fs::write(&json, package_config(&config).to_string()).map_err(|e| e.to_string())?;
+        let site = write_declaration(
+            &cloudfront::distribution::site_file(base, &function.site),
+            &out.join(format!("{}.site.json", function.name)),
+        )?;
         let zip = out.join(format!("{}.zip", function.name));
         let templates = if function.trigger.is_viewer() {
             String::new()
@@ -492,11 +505,12 @@ fn build(args: PackageArgs) -> Result<bool, String> {
                 .arg(&zip)
                 .arg(wheel)
                 .arg(&json)
-                .arg(cloudfront::distribution::site_file(base, &function.site))
+                .arg(&site)
                 .arg(&templates),
             "writing the zip",
         )?;
         let _ = std::fs::remove_file(&json);
+        let _ = std::fs::remove_file(&site);
         let size = std::fs::metadata(&zip).map_err(|e| e.to_string())?.len();
         let quota = if function.trigger.is_viewer() {
             limits::VIEWER_PACKAGE_BYTES

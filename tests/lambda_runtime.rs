@@ -139,7 +139,7 @@ fn run_bootstrap(
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("AWS_REGION", "us-east-1")
         .env("EDGEKIT_TEMPLATES", &site.templates)
-        .env("EDGEKIT_SITE", &site.declaration)
+        .env("EDGEKIT_SITE", fixture_index::packaged(&site.declaration))
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -247,7 +247,10 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
             trigger,
             vec![std::fs::read(&case.file).unwrap()],
             &[
-                ("EDGEKIT_SITE", &table.site.display().to_string()),
+                (
+                    "EDGEKIT_SITE",
+                    &fixture_index::packaged(&table.site).display().to_string(),
+                ),
                 ("EDGEKIT_DYNAMODB_ENDPOINT", &endpoint),
             ],
         );

@@ -37,9 +37,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Alien Cards declaration, which the module reads as a package's `site`.
+/// The Alien Cards declaration as a package carries it, which the module reads as its `site`.
 fn site_file() -> PathBuf {
-    root().join("cloudfront/alien-cards.site.toml")
+    fixture_index::packaged(&root().join("cloudfront/alien-cards.site.toml"))
 }
 
 #[test]
@@ -101,15 +101,23 @@ fn a_bad_package_config_is_refused_clearly() {
         ),
         (
             serde_json::json!({"templates": "templates"}),
-            "`site` is missing",
+            "cannot read", // site.json beside the config, by default
         ),
         (
             serde_json::json!({"site": site_file(), "templates": 7}),
-            "`templates` is not a string",
+            "invalid type: integer `7`",
         ),
         (
-            serde_json::json!({"site": "other-site.toml"}),
-            "cannot read the site declaration",
+            serde_json::json!({"site": "other-site.json"}),
+            "cannot read",
+        ),
+        (
+            serde_json::json!({"site": root().join("cloudfront/alien-cards.site.toml")}),
+            "is a declaration's TOML source",
+        ),
+        (
+            serde_json::json!({"site": root().join("tests/fixtures/viewer-request/pretty-url.json")}),
+            "is not a site declaration: unknown field `Records`",
         ),
     ] {
         let out = python_with_config(&module, config, script);
@@ -156,7 +164,7 @@ fn compare_site_with_invoke(
     std::fs::write(
         &config,
         serde_json::json!({
-            "site": site.declaration,
+            "site": fixture_index::packaged(&site.declaration),
             "templates": site.templates,
         })
         .to_string(),
@@ -304,7 +312,7 @@ fn the_python_host_reads_and_likes_through_dynamodb() {
     );
     let config = |endpoint: &str| {
         serde_json::json!({
-            "site": table.site,
+            "site": fixture_index::packaged(&table.site),
             "replicas": {"us-east-1": ["us-east-1"]},
             "endpoints": {"us-east-1": endpoint},
             "templates": root().join("origin-site/templates"),
@@ -374,7 +382,7 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture_that_reads_cards() {
         let got = python_with_config(
             &module,
             serde_json::json!({
-                "site": table.site,
+                "site": fixture_index::packaged(&table.site),
                 "endpoints": {"us-east-1": endpoint},
                 "templates": case.site.templates,
             }),
@@ -480,7 +488,7 @@ print(json.dumps(out))
     let failed_over = python_with_config(
         &module,
         serde_json::json!({
-            "site": table.site,
+            "site": fixture_index::packaged(&table.site),
             "replicas": {"us-east-1": ["us-east-1", "us-west-2"]},
             "endpoints": {"us-east-1": throttled, "us-west-2": endpoint},
             "templates": root().join("origin-site/templates"),
@@ -499,7 +507,7 @@ print(json.dumps(out))
     let all_throttled = python_with_config(
         &module,
         serde_json::json!({
-            "site": table.site,
+            "site": fixture_index::packaged(&table.site),
             "endpoints": {"us-east-1": throttled},
             "templates": root().join("origin-site/templates"),
         }),

@@ -245,6 +245,26 @@ fn a_site_written_as_files_is_served_with_no_rust() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The declaration as a package carries it, written by the tool as a user would: `edgekit check
+/// --site docs.site.toml --out site.json`.
+fn packaged_declaration(dir: &Path) {
+    let checked = Command::new(env!("CARGO_BIN_EXE_edgekit"))
+        .args(["check", "--site", "docs.site.toml", "--out", "site.json"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "check: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        said.contains("viewer-request") && said.contains("written as site.json"),
+        "{said}"
+    );
+}
+
 /// The same declaration in the viewer package's module, as Lambda@Edge runs it.
 #[test]
 fn the_python_module_runs_a_site_written_as_files() {
@@ -259,7 +279,8 @@ fn the_python_module_runs_a_site_written_as_files() {
         dir.join("edgekit.abi3.so"),
     )
     .unwrap();
-    std::fs::write(dir.join("edgekit.json"), r#"{"site": "docs.site.toml"}"#).unwrap();
+    packaged_declaration(&dir);
+    std::fs::write(dir.join("edgekit.json"), r#"{"site": "site.json"}"#).unwrap();
     let script = r#"
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -340,10 +361,11 @@ fn the_origin_module_lists_the_sites_own_items_from_dynamodb() {
         dir.join("edgekit.abi3.so"),
     )
     .unwrap();
+    packaged_declaration(&dir);
     std::fs::write(
         dir.join("edgekit.json"),
         serde_json::json!({
-            "site": "docs.site.toml",
+            "site": "site.json",
             "templates": "site/templates",
             "endpoints": {"us-east-1": endpoint},
         })

@@ -130,15 +130,24 @@ def find_module(package_dir, work):
     return work / "edgekit.abi3.so", keys[0]
 
 
-def seed(cli, endpoint, table, site):
-    """Renames the site's table to `table` in the packaged declaration, and seeds it."""
-    site.write_text(site.read_text().replace('table_name = "alien-cards"', f'table_name = "{table}"'))
+def seed(cli, endpoint, table, work):
+    """Seeds a table named `table` with Alien Cards' items, and renames the site's table to it in
+    the packaged declaration (`site.json`)."""
+    source = work / "seed.site.toml"
+    source.write_text((ROOT / "cloudfront/alien-cards.site.toml").read_text()
+                      .replace('table_name = "alien-cards"', f'table_name = "{table}"'))
     done = subprocess.run([str(cli), "seed", "--endpoint", endpoint, "--region", REGION,
-                           "--site", str(site),
+                           "--site", str(source),
                            "--items", str(ROOT / "origin-site/data/cards.json")],
                           cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"seeding {table} failed:\n{done.stderr}")
+    packaged = work / "site.json"
+    site = json.loads(packaged.read_text())
+    for spec in site.get("tables", {}).values():
+        if spec.get("table_name") == "alien-cards":
+            spec["table_name"] = table
+    packaged.write_text(json.dumps(site))
 
 
 def main():
@@ -165,7 +174,7 @@ def main():
             work = pathlib.Path(tmp)
             so, key = find_module(args.package_dir, work)
             table = f"first-answer-{os.getpid()}"
-            seed(cli, endpoint, table, work / "site.toml")
+            seed(cli, endpoint, table, work)
             config = json.loads((work / "edgekit.json").read_text())
             regions = set(config.get("replicas", {})) | {r for rs in config.get("replicas", {}).values() for r in rs}
             config["endpoints"] = {region: endpoint for region in regions | {REGION}}

@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -146,8 +147,15 @@ def load_module(path):
             z.extractall(tmp)
     else:
         so.write_bytes(pathlib.Path(path).read_bytes())
+        # The declaration as a package carries it, written by the tool.
+        cli = next((p for p in (ROOT / "target/release/edgekit", ROOT / "target/debug/edgekit")
+                    if p.exists()), None)
+        if cli is None:
+            sys.exit("no edgekit CLI to write the declaration: `cargo build --release`")
+        subprocess.run([str(cli), "check", "--site", str(ROOT / "cloudfront" / "alien-cards.site.toml"),
+                        "--out", str(tmp / "site.json")], check=True, capture_output=True)
         (tmp / "edgekit.json").write_text(json.dumps(
-            {"site": str(ROOT / "cloudfront" / "alien-cards.site.toml"), "templates": str(ROOT / "origin-site" / "templates")}))
+            {"site": "site.json", "templates": str(ROOT / "origin-site" / "templates")}))
     os.environ["EDGEKIT_CONFIG"] = str(tmp / "edgekit.json")
     spec = importlib.util.spec_from_file_location("edgekit", so)
     module = importlib.util.module_from_spec(spec)

@@ -4,12 +4,13 @@
 //! `viewer-request`, `origin-request`, `origin-response` or `viewer-response`.
 //!
 //! Configuration comes from the environment here (regional Lambda has it): `EDGEKIT_SITE`, the
-//! site declaration (default `site.toml` beside the binary), read once when the process starts;
+//! site's declaration as `edgekit package` checked and wrote it (default `site.json` beside the
+//! binary), read once when the process starts;
 //! `EDGEKIT_TEMPLATES` (default `templates` beside the binary), and with the `dynamodb` feature
 //! `EDGEKIT_REPLICAS` (comma-separated regions, nearest first; default `AWS_REGION`) and
 //! `EDGEKIT_DYNAMODB_ENDPOINT` (local tests).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use edge_functions::EventType;
@@ -61,19 +62,32 @@ fn host() -> Result<Host, String> {
         .unwrap_or_else(|| beside("templates"));
     let site = std::env::var_os("EDGEKIT_SITE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| beside("site.toml"));
-    let site = edge_functions::site::load_file(
-        &site,
-        &edge_functions::site::Registry::builtin(),
-        Some(trigger),
-    )
-    .map_err(|e| e.to_string())?;
+        .unwrap_or_else(|| beside(edge_functions::site::declaration::PACKAGED_FILE));
+    let site = read_site(&site, trigger)?;
     Ok(Host {
         trigger,
         functions: site.functions,
         store: store()?,
         templates: KeptTemplates::new(DirTemplates::new(templates)),
     })
+}
+
+/// The trigger's function from the declaration the package carries.
+fn read_site(path: &Path, trigger: EventType) -> Result<edge_functions::site::Site, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the site's declaration {}: {e}", path.display()))?;
+    let declaration = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a site declaration as `edgekit package` writes it: {e}",
+            path.display()
+        )
+    })?;
+    edge_functions::site::build(
+        &declaration,
+        &edge_functions::site::Registry::builtin(),
+        Some(trigger),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 async fn handle(host: Arc<Host>, event: LambdaEvent<Value>) -> Result<Value, Error> {

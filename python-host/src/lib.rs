@@ -1,10 +1,12 @@
 //! The generic Lambda@Edge host, a CPython extension module, `edgekit`: each trigger's function
 //! is a Lambda handler itself (`edgekit.viewer_request(event, context)`), so the package needs
-//! no Python code. Which functions: the site declaration beside the module (`site.toml`).
+//! no Python code. Which functions: the site's declaration beside the module, as `edgekit package`
+//! checked and wrote it (`site.json`).
 //!
 //! Lambda@Edge has no environment variables, so configuration (the tables' replicas per region,
-//! where the templates are; the tables themselves are the site's) is `edgekit.json` beside the module, read once, on the
-//! first event. `EDGEKIT_CONFIG` may name another file, for local tests.
+//! where the templates are; the tables themselves are the site's) is `edgekit.json` beside the
+//! module (`package`), read once, on the first event. `EDGEKIT_CONFIG` may name another file, for
+//! local tests.
 //!
 //! Events are handled in place (`in_place`): the headers a function reads are copied out, its
 //! edits written back into the dict. Origin-request events (they carry the origin, which their
@@ -23,72 +25,13 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use edge_functions::EventType;
-use edge_functions::data::StoreConfig;
 #[cfg(feature = "typed-route")]
 use edge_functions::data::{DirTemplates, ItemStore, KeptTemplates};
 use edge_functions::function::EdgeFunctions;
+use edge_functions::site::Declaration;
+use package::PackageConfig;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
-
-/// `edgekit.json`, written by `edgekit package`. A viewer package reads the same file (and
-/// refuses what an origin package refuses) but has no use for the data fields.
-#[derive(Debug)]
-#[cfg_attr(not(feature = "typed-route"), allow(dead_code))]
-struct PackageConfig {
-    /// The site declaration (in the file: relative to it).
-    site: PathBuf,
-    /// The tables' replicas per AWS_REGION, and endpoints for local tests.
-    store: StoreConfig,
-    /// The templates directory (in the file: relative to it).
-    templates: PathBuf,
-}
-
-impl PackageConfig {
-    /// Reads the file with Python's own `json`: serde_json's parser was 14 KB of the viewer zip
-    /// (of 265 KB), for a file read once.
-    fn parse(py: Python<'_>, text: &str) -> Result<PackageConfig, String> {
-        let value = py
-            .import("json")
-            .and_then(|json| json.call_method1("loads", (text,)))
-            .map_err(|e| e.value(py).to_string())?;
-        let object = value.cast::<PyDict>().map_err(|_| "not a JSON object")?;
-        let string = |value: &Bound<'_, PyAny>, what: &str| -> Result<String, String> {
-            value
-                .extract::<String>()
-                .map_err(|_| format!("`{what}` is not a string"))
-        };
-        let mut config = PackageConfig {
-            site: PathBuf::new(),
-            store: StoreConfig::default(),
-            templates: PathBuf::from("templates"),
-        };
-        let mut site = false;
-        for (key, value) in object.iter() {
-            let key = string(&key, "a key")?;
-            match key.as_str() {
-                "site" => (config.site, site) = (string(&value, "site")?.into(), true),
-                "templates" => config.templates = string(&value, "templates")?.into(),
-                "replicas" => {
-                    config.store.replicas = value.extract().map_err(|_| {
-                        "`replicas` is not an object of region → list of regions".to_owned()
-                    })?
-                }
-                "endpoints" => {
-                    config.store.endpoints = value.extract().map_err(|_| {
-                        "`endpoints` is not an object of region → endpoint".to_owned()
-                    })?
-                }
-                other => return Err(format!("unknown field `{other}`")),
-            }
-        }
-        if !site {
-            return Err("`site` is missing".into());
-        }
-        config.store.check().map_err(|e| e.to_string())?;
-        Ok(config)
-    }
-}
 
 pub(crate) struct Host {
     pub(crate) functions: EdgeFunctions,
@@ -141,24 +84,18 @@ fn config_path(py: Python<'_>) -> PyResult<PathBuf> {
     Ok(Path::new(&file).with_file_name("edgekit.json"))
 }
 
-fn read_config(py: Python<'_>, path: &Path) -> Result<PackageConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut config = PackageConfig::parse(py, &text)
-        .map_err(|e| format!("{} is not a package config: {e}", path.display()))?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    config.templates = dir.join(&config.templates);
-    config.site = dir.join(&config.site);
-    Ok(config)
-}
-
-fn load_host(config: PackageConfig) -> Result<Host, String> {
+fn load_host(config: PackageConfig, declaration: Declaration) -> Result<Host, String> {
     let registry = REGISTRY
         .get()
         .map(|make| make())
         .unwrap_or_else(edge_functions::site::Registry::builtin);
-    let (functions, missing) = edge_functions::site::load_each_trigger(&config.site, &registry)
-        .map_err(|e| e.to_string())?;
+    let (functions, missing) = edge_functions::site::build_each_trigger(&declaration, &registry)
+        .map_err(|e| {
+            format!(
+                "{}: {e} (it was checked when it was packaged: was it packaged with other blocks?)",
+                config.site.display()
+            )
+        })?;
     Ok(Host {
         functions,
         missing: missing
@@ -191,7 +128,10 @@ pub(crate) fn host(py: Python<'_>) -> PyResult<&'static Host> {
     if HOST.get().is_none() {
         let path = config_path(py)?;
         // Building the store may block on its first connection: let other threads run.
-        let loaded = read_config(py, &path).and_then(|config| py.detach(|| load_host(config)));
+        let loaded = package::read_config(py, &path).and_then(|config| {
+            let declaration = package::read_declaration(py, &config.site)?;
+            py.detach(|| load_host(config, declaration))
+        });
         let _ = HOST.set(loaded);
     }
     match HOST.get() {
@@ -292,6 +232,7 @@ mod typed_route {
 }
 
 mod in_place;
+mod package;
 
 /// The viewer-request handler: `handler(event, context)`.
 #[pyfunction]

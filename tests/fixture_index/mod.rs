@@ -50,6 +50,22 @@ pub fn docs_site() -> Site {
     }
 }
 
+/// The declaration as a package carries it (`site.json`, written by the same code as `edgekit
+/// package`), in a file of its own: what the Python module and the bootstrap read.
+pub fn packaged(declaration: &Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let checked =
+        edge_functions::site::read_checked(declaration, &edge_functions::site::Registry::builtin())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let file = std::env::temp_dir().join(format!(
+        "edgekit-site-{}-{}.json",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::write(&file, checked.to_json()).unwrap();
+    file
+}
+
 pub fn sites() -> [Site; 2] {
     [alien_cards(), docs_site()]
 }

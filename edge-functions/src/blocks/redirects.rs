@@ -204,7 +204,8 @@ rules = [
     }
 }
 
-#[cfg(test)]
+// The rules are written as a declaration writes them (TOML).
+#[cfg(all(test, feature = "toml"))]
 mod tests {
     use super::*;
     use crate::event::Request;

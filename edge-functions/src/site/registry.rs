@@ -93,14 +93,20 @@ pub trait Block: DeserializeOwned + 'static {
 
 /// Why a block's settings were refused.
 pub(crate) enum BuildError {
-    /// The settings do not have the block's shape (with the span of the offending value).
-    Settings(toml::de::Error),
+    /// The settings do not have the block's shape.
+    Settings(String),
     /// They have its shape, but a value is wrong.
     Invalid(String),
 }
 
+/// Builds a block's steps from its settings (without `block`).
 type BuildFn =
-    for<'i> fn(toml::de::ValueDeserializer<'i>, &SiteContext) -> Result<Steps, BuildError>;
+    fn(serde_json::Map<String, serde_json::Value>, &SiteContext) -> Result<Steps, BuildError>;
+
+/// Reads a block's settings again from the TOML file, for the line of a value that does not
+/// have the block's shape.
+#[cfg(feature = "toml")]
+pub(crate) type LocateFn = for<'i> fn(toml::de::ValueDeserializer<'i>) -> Option<toml::de::Error>;
 
 /// One kind of block, as the registry knows it.
 pub struct BlockKind {
@@ -110,6 +116,8 @@ pub struct BlockKind {
     pub example: &'static str,
     settings: fn() -> Vec<&'static str>,
     pub(crate) build: BuildFn,
+    #[cfg(feature = "toml")]
+    pub(crate) locate: LocateFn,
 }
 
 impl BlockKind {
@@ -120,11 +128,17 @@ impl BlockKind {
 }
 
 fn build<B: Block>(
-    settings: toml::de::ValueDeserializer<'_>,
+    settings: serde_json::Map<String, serde_json::Value>,
     site: &SiteContext,
 ) -> Result<Steps, BuildError> {
-    let block = B::deserialize(settings).map_err(BuildError::Settings)?;
+    let block = B::deserialize(serde_json::Value::Object(settings))
+        .map_err(|e| BuildError::Settings(e.to_string()))?;
     block.build(site).map_err(BuildError::Invalid)
+}
+
+#[cfg(feature = "toml")]
+fn locate<B: Block>(settings: toml::de::ValueDeserializer<'_>) -> Option<toml::de::Error> {
+    B::deserialize(settings).err()
 }
 
 /// The blocks a declaration may name, by name.
@@ -172,6 +186,8 @@ impl Registry {
             example: B::EXAMPLE,
             settings: field_names::<B>,
             build: build::<B>,
+            #[cfg(feature = "toml")]
+            locate: locate::<B>,
         };
         if self.kinds.insert(B::NAME, kind).is_some() {
             panic!("two blocks are registered as `{}`", B::NAME);

@@ -95,8 +95,20 @@ fn the_team_block_runs_in_the_python_module_built_with_it() {
         dir.join("edgekit.abi3.so"),
     )
     .unwrap();
-    std::fs::copy(here().join("site.toml"), dir.join("site.toml")).unwrap();
-    std::fs::write(dir.join("edgekit.json"), r#"{"site": "site.toml"}"#).unwrap();
+    // The declaration as the team's package carries it, written by the team's tool.
+    let checked = Command::new(env!("CARGO_BIN_EXE_team-edge"))
+        .args(["check", "--site"])
+        .arg(here().join("site.toml"))
+        .arg("--out")
+        .arg(dir.join("site.json"))
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "check: {}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    std::fs::write(dir.join("edgekit.json"), r#"{"site": "site.json"}"#).unwrap();
     let script = r#"
 import json, sys
 sys.path.insert(0, sys.argv[1])
