@@ -52,6 +52,84 @@ pub struct PackageArgs {
     /// The same for the viewer zips (default: `--module`).
     #[arg(long, value_name = "FILE", requires = "module")]
     viewer_module: Option<PathBuf>,
+    /// Which standard library the viewer module is built with. Rust's shipped std carries its
+    /// backtrace symbolizer (about 80 KB of the zip), which a viewer module never uses: `lean`
+    /// builds std without it (`-Zbuild-std` with the `nightly` toolchain and its `rust-src`),
+    /// which keeps the viewer zip under its 300 KB target; `shipped` uses the shipped std (the
+    /// zip is then about 390 KB, still far inside the 1 MB quota); `auto` is `lean` when rustup
+    /// has that toolchain with rust-src, else `shipped`.
+    #[arg(long, value_enum, default_value_t = ViewerStd::Auto)]
+    viewer_std: ViewerStd,
+}
+
+/// The standard library of the viewer module (`--viewer-std`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ViewerStd {
+    Auto,
+    Lean,
+    Shipped,
+}
+
+/// The toolchain that builds a lean std (`-Zbuild-std` is a nightly feature).
+const LEAN_STD_TOOLCHAIN: &str = "nightly";
+
+/// How a module's std is built: Rust's shipped one, or built from source without its backtrace
+/// symbolizer by the named toolchain (its `rustc -V` kept for the module's fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StdBuild {
+    Shipped,
+    Lean { rustc: String },
+}
+
+impl StdBuild {
+    /// The viewer module's std for `choice`: `Err` only when `lean` was asked for and cannot be.
+    fn for_viewer(choice: ViewerStd) -> Result<StdBuild, String> {
+        if choice == ViewerStd::Shipped {
+            return Ok(StdBuild::Shipped);
+        }
+        match lean_toolchain() {
+            Ok(rustc) => Ok(StdBuild::Lean { rustc }),
+            Err(why) if choice == ViewerStd::Lean => Err(format!("--viewer-std lean: {why}")),
+            Err(why) => {
+                eprintln!(
+                    "note: the viewer module is built with Rust's shipped std, whose backtrace \
+                     symbolizer puts the viewer zip over its 300 KB target: {why}"
+                );
+                Ok(StdBuild::Shipped)
+            }
+        }
+    }
+}
+
+/// The lean-std toolchain's `rustc -V`, or why it cannot build a std: it must be installed by
+/// rustup with its library sources.
+fn lean_toolchain() -> Result<String, String> {
+    let install = format!(
+        "install it with `rustup toolchain install {LEAN_STD_TOOLCHAIN} --profile minimal \
+         --component rust-src`"
+    );
+    let rustc = |arg: &str| {
+        Command::new("rustup")
+            .args(["run", LEAN_STD_TOOLCHAIN, "rustc", arg])
+            // Asking must not download a toolchain.
+            .env("RUSTUP_AUTO_INSTALL", "0")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    let (Some(version), Some(sysroot)) = (rustc("-V"), rustc("--print=sysroot")) else {
+        return Err(format!(
+            "rustup has no `{LEAN_STD_TOOLCHAIN}` toolchain; {install}"
+        ));
+    };
+    let sources = Path::new(&sysroot).join("lib/rustlib/src/rust/library/std/Cargo.toml");
+    if !sources.exists() {
+        return Err(format!(
+            "the `{LEAN_STD_TOOLCHAIN}` toolchain has no rust-src component; {install}"
+        ));
+    }
+    Ok(version)
 }
 
 /// Writes a reproducible zip (sorted entries, fixed times) with Python's zipfile.
@@ -173,9 +251,9 @@ impl Variant {
 }
 
 /// What the module is built from: the crates it compiles (edge-python, python-host,
-/// edge-functions), the workspace manifest and lock file, and the variant. A site's declaration,
+/// edge-functions), the workspace manifest and lock file, the variant and its std. A site's declaration,
 /// templates and the distribution config are not in it: they travel in the zip as data.
-fn module_fingerprint(variant: Variant) -> Result<String, String> {
+fn module_fingerprint(variant: Variant, std: &StdBuild) -> Result<String, String> {
     use sha2::Digest;
     let mut files = vec![root().join("Cargo.toml"), root().join("Cargo.lock")];
     let mut stack = vec![
@@ -196,7 +274,7 @@ fn module_fingerprint(variant: Variant) -> Result<String, String> {
     files.sort();
     let mut hash = sha2::Sha256::new();
     hash.update(format!(
-        "{}:{}:{:?}\n",
+        "{}:{}:{:?}:{std:?}\n",
         variant.name(),
         variant.profile(),
         variant.features()
@@ -217,10 +295,16 @@ fn module_fingerprint(variant: Variant) -> Result<String, String> {
 
 /// The wheel of one variant: the one built before when the module's sources have not changed
 /// since (a content change needs no Rust build), else a new build.
-fn wheel(bin: &Path, out: &Path, variant: Variant, rebuild: bool) -> Result<PathBuf, String> {
+fn wheel(
+    bin: &Path,
+    out: &Path,
+    variant: Variant,
+    std: &StdBuild,
+    rebuild: bool,
+) -> Result<PathBuf, String> {
     let dir = out.join("wheels").join(variant.name());
     let stamp = dir.join("fingerprint");
-    let fingerprint = module_fingerprint(variant)?;
+    let fingerprint = module_fingerprint(variant, std)?;
     let built = std::fs::read_dir(&dir).ok().and_then(|entries| {
         entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -236,14 +320,19 @@ fn wheel(bin: &Path, out: &Path, variant: Variant, rebuild: bool) -> Result<Path
         );
         return Ok(wheel);
     }
-    let wheel = build_wheel(bin, &dir, variant)?;
+    let wheel = build_wheel(bin, &dir, variant, std)?;
     std::fs::write(&stamp, format!("{fingerprint}\n"))
         .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(wheel)
 }
 
 /// Builds the wheel of one variant into `dir` and returns its path.
-fn build_wheel(bin: &Path, dir: &Path, variant: Variant) -> Result<PathBuf, String> {
+fn build_wheel(
+    bin: &Path,
+    dir: &Path,
+    variant: Variant,
+    std: &StdBuild,
+) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(dir);
     let path = format!(
         "{}:{}",
@@ -268,7 +357,27 @@ fn build_wheel(bin: &Path, dir: &Path, variant: Variant) -> Result<PathBuf, Stri
     if let Some(features) = variant.features() {
         maturin.args(["--features", features]);
     }
-    eprintln!("building the {} module", variant.name());
+    match std {
+        StdBuild::Shipped => eprintln!("building the {} module", variant.name()),
+        StdBuild::Lean { rustc } => {
+            eprintln!(
+                "building the {} module with a std built without its backtrace symbolizer ({rustc})",
+                variant.name()
+            );
+            // std is built from source for the target (so the target is named), with unwinding
+            // kept: a panic must become a Python exception, not end the runtime. Its own target
+            // dir keeps the stable builds' artifacts.
+            // (`cargo run` hands down CARGO, which would name the stable cargo.)
+            maturin
+                .env_remove("CARGO")
+                .env_remove("RUSTC")
+                .env("RUSTUP_TOOLCHAIN", LEAN_STD_TOOLCHAIN)
+                .env("CARGO_UNSTABLE_BUILD_STD", "std,panic_unwind")
+                .env("CARGO_UNSTABLE_BUILD_STD_FEATURES", "panic-unwind")
+                .env("CARGO_TARGET_DIR", root().join("target/lean-std"))
+                .args(["--target", "x86_64-unknown-linux-gnu"]);
+        }
+    }
     run(&mut maturin, "maturin build")?;
     std::fs::read_dir(dir)
         .map_err(|e| e.to_string())?
@@ -474,7 +583,14 @@ fn build(args: PackageArgs) -> Result<bool, String> {
             };
             slot.insert(match given {
                 Some(module) => std::path::absolute(&module).map_err(|e| e.to_string())?,
-                None => wheel(&bin, &out, variant, args.rebuild)?,
+                None => {
+                    let std = if variant == Variant::Light {
+                        StdBuild::for_viewer(args.viewer_std)?
+                    } else {
+                        StdBuild::Shipped
+                    };
+                    wheel(&bin, &out, variant, &std, args.rebuild)?
+                }
             });
         }
     }
