@@ -43,14 +43,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let distribution = distribution.clone();
-                let service = service_fn(move |request| {
-                    let current = distribution.read().unwrap_or_else(|p| p.into_inner()).clone();
-                    handle(current, peer, request, log_requests)
-                });
-                let connection = http1::Builder::new()
-                    .max_buf_size(64 * 1024)
-                    .serve_connection(TokioIo::new(stream), service);
+                let connection = connection(stream, distribution.clone(), peer, log_requests);
                 let watched = graceful.watch(connection);
                 tokio::spawn(async move {
                     if let Err(err) = watched.await
@@ -70,6 +63,37 @@ pub async fn serve(
             tracing::warn!("requests still running after 5 s; stopping anyway");
         }
     }
+}
+
+/// One HTTP/1.1 connection from `peer`, on any byte stream (a socket; the fuzz target's
+/// in-memory pipe), each request answered by the distribution current when it arrives.
+pub fn connection<I>(
+    io: I,
+    distribution: Shared,
+    peer: SocketAddr,
+    log_requests: bool,
+) -> hyper::server::conn::http1::Connection<
+    TokioIo<I>,
+    impl hyper::service::Service<
+        hyper::Request<Incoming>,
+        Response = hyper::Response<Full<Bytes>>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Send,
+>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let current = distribution
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        handle(current, peer, request, log_requests)
+    });
+    http1::Builder::new()
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), service)
 }
 
 async fn handle(

@@ -99,6 +99,30 @@ pub fn check_event(trigger: EventType, cf: &Cf) -> Result<(), EventError> {
             check_request_header_key(name, key)?;
         }
     }
+    // What CloudFront sends meets the rules it holds a function's result to: the event's own
+    // request (or response), returned unchanged, must pass the one validator. (A uri without its
+    // leading `/`, a space in the querystring, a line break in a header value: no CloudFront
+    // sends them, and a function passing them on would be blamed for them.)
+    let mut unchanged = Vec::new();
+    let path = if trigger.is_request() {
+        result::validate_request(trigger, request, request, &mut unchanged);
+        "Records[0].cf.request"
+    } else {
+        if let Some(response) = &cf.response {
+            result::validate_updated_response(trigger, Some(response), response, &mut unchanged);
+        }
+        "Records[0].cf.response"
+    };
+    if let Some(violation) = unchanged.first() {
+        return Err(EventError::new(
+            path,
+            format!(
+                "CloudFront never sends this ({}): {}",
+                violation.rule.name(),
+                violation.detail
+            ),
+        ));
+    }
     Ok(())
 }
 

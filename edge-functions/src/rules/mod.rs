@@ -63,6 +63,35 @@ mod tests {
         }
     }
 
+    /// An event no CloudFront could send (found by the fuzzer: a function passed such a uri on
+    /// and was blamed for it) is refused, with the rule its request or response breaks.
+    #[test]
+    fn an_event_whose_own_request_or_response_breaks_a_rule_is_refused() {
+        let refused = |trigger: EventType, edit: &dyn Fn(&mut Cf)| {
+            let mut event = cf(trigger);
+            edit(&mut event);
+            check_event(trigger, &event).unwrap_err().to_string()
+        };
+        for trigger in [EventType::ViewerRequest, EventType::OriginRequest] {
+            assert!(check_event(trigger, &cf(trigger)).is_ok());
+            let message = refused(trigger, &|e| e.request.uri = "card/1".into());
+            assert!(message.contains("uri-not-absolute"), "{message}");
+            let message = refused(trigger, &|e| e.request.querystring = " m=mail".into());
+            assert!(message.contains("querystring-characters"), "{message}");
+            let message = refused(trigger, &|e| e.request.headers.set("X-A", "a\r\nb"));
+            assert!(message.contains("Records[0].cf.request"), "{message}");
+        }
+        for trigger in [EventType::OriginResponse, EventType::ViewerResponse] {
+            assert!(check_event(trigger, &cf(trigger)).is_ok());
+            let message = refused(trigger, &|e| {
+                if let Some(response) = &mut e.response {
+                    response.status = "99".into();
+                }
+            });
+            assert!(message.contains("Records[0].cf.response"), "{message}");
+        }
+    }
+
     /// The rules a request result breaks, after `edit` changes the event's request.
     fn request_rules(trigger: EventType, edit: impl FnOnce(&mut Request)) -> Vec<Rule> {
         let event = cf(trigger);
