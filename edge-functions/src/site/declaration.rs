@@ -45,8 +45,6 @@ impl Declaration {
 /// Where in a declaration a mistake is: `toml_file` turns it into a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Place {
-    /// A trigger's list in `[functions]`.
-    Trigger(EventType),
     /// The `index`th name in a trigger's list.
     Listed {
         trigger: EventType,
@@ -59,8 +57,7 @@ pub enum Place {
     /// A block's settings do not have its kind's shape (a serde error: the TOML reader finds
     /// the offending value by reading them again).
     BlockSettings(String),
-    /// `[pages]`, and its settings' shape.
-    Pages,
+    /// `[pages]` does not have its shape.
     PagesSettings,
     /// A table in `[tables]`, and its settings' shape.
     Table(String),

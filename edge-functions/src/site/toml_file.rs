@@ -57,7 +57,6 @@ struct Read<'t> {
     text: &'t str,
     file: &'t Path,
     declaration: Declaration,
-    triggers: BTreeMap<EventType, Range<usize>>,
     listed: BTreeMap<EventType, Vec<Range<usize>>>,
     blocks: BTreeMap<String, BlockAt<'t>>,
     pages: Option<Spanned<DeValue<'t>>>,
@@ -85,7 +84,6 @@ impl Read<'_> {
     fn locate(&self, error: SiteError, registry: &Registry) -> DeclarationError {
         let block = |name: &str| self.blocks.get(name);
         let span = match &error.place {
-            Place::Trigger(trigger) => self.triggers.get(trigger).cloned(),
             Place::Listed { trigger, index } => self
                 .listed
                 .get(trigger)
@@ -116,7 +114,6 @@ impl Read<'_> {
                 }
                 block(name).map(|b| b.table.clone())
             }
-            Place::Pages => self.pages.as_ref().map(|p| p.span()),
             Place::PagesSettings => {
                 #[cfg(feature = "pages")]
                 if let Some(pages) = &self.pages
@@ -165,7 +162,6 @@ fn read<'t>(text: &'t str, file: &'t Path) -> Result<Read<'t>, DeclarationError>
         text,
         file,
         declaration: Declaration::default(),
-        triggers: BTreeMap::new(),
         listed: BTreeMap::new(),
         blocks: BTreeMap::new(),
         pages: None,
@@ -297,7 +293,6 @@ fn read<'t>(text: &'t str, file: &'t Path) -> Result<Read<'t>, DeclarationError>
             list.push(s.to_string());
             spans.push(name.span());
         }
-        read.triggers.insert(trigger, span);
         read.listed.insert(trigger, spans);
         read.declaration.functions.insert(trigger, list);
     }
