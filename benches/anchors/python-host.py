@@ -204,14 +204,19 @@ def empty_handler(event, context):
 
 
 def cold_start_ms(code, env, runs=30):
-    """Median wall time of a fresh interpreter running `code`."""
-    import subprocess
+    """Median wall time of a fresh interpreter running `code`, and the largest peak resident
+    memory (MB) any of them reached: its own VmHWM at the end (the rusage of a child counts the
+    memory of the forked parent before `exec`)."""
     times = []
+    peak_kb = 0
+    report = "; print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])"
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        done = subprocess.run([sys.executable, "-c", code + report], env=env, check=True,
+                              stdout=subprocess.PIPE, text=True)
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        peak_kb = max(peak_kb, int(done.stdout.split()[-1]))
+    return statistics.median(times), peak_kb / 1024
 
 
 def main():
@@ -219,14 +224,16 @@ def main():
     env = dict(os.environ)
     event = (FIXTURES / "viewer-request" / "pretty-url.json").read_text()
     handle = f"import json; e = json.loads({event!r}); "
-    bare = cold_start_ms("pass", env)
-    plain = cold_start_ms(handle + "r = e['Records'][0]['cf']['request']; r['uri'] = '/card/da8398f4'", env)
+    bare, bare_mb = cold_start_ms("pass", env)
+    plain, plain_mb = cold_start_ms(handle + "r = e['Records'][0]['cf']['request']; r['uri'] = '/card/da8398f4'", env)
     env["EDGEKIT_CONFIG"] = str(viewer_dir / "edgekit.json")
-    ours = cold_start_ms(f"import sys; sys.path.insert(0, {str(viewer_dir)!r}); " + handle
-                         + "import edgekit; edgekit.viewer_request(e, None)", env)
+    ours, ours_mb = cold_start_ms(f"import sys; sys.path.insert(0, {str(viewer_dir)!r}); " + handle
+                                  + "import edgekit; edgekit.viewer_request(e, None)", env)
     print(f"python {sys.version.split()[0]}; {chosen}")
     print(f"cold start (median of 30 fresh processes): bare {bare:.1f} ms, plain handler {plain:.1f} ms, "
-          f"Rust module {ours:.1f} ms ({ours - plain:+.1f} ms over the plain handler)")
+          f"Rust module {ours:.1f} ms ({ours - plain:+.1f} ms over the plain handler, {ours - bare:+.1f} ms over bare Python)")
+    print(f"peak resident memory (largest of the 30): bare {bare_mb:.1f} MB, plain handler {plain_mb:.1f} MB, "
+          f"Rust module loaded with one event handled {ours_mb:.1f} MB (viewer quota 128 MB)")
     cases = [
         ("viewer-request/pretty-url", rewrite_only_viewer_request, equivalent_viewer_request,
          viewer.viewer_request),
