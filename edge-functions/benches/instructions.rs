@@ -1,0 +1,198 @@
+//! Instruction counts (callgrind, through gungraun) of each trigger's function of both example
+//! sites on representative fixtures: the function alone on a parsed event with its data supplied
+//! (`function`), event bytes in → result bytes out (`bytes`), and the validator. Counts do not
+//! drift with a busy machine as times do, so `benches/guard` compares them with the committed
+//! baselines (`benches/instructions.json`) and fails on a regression.
+//!
+//! Run through the guard (it installs what is missing and prints a table):
+//! `benches/guard`, or `benches/guard --bless` after an intended change.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+
+use edge_functions::EventType;
+use edge_functions::data::{EmbeddedStore, MemoryStore, MemoryTemplates, Supplied};
+use edge_functions::event::{Cf, FunctionResult, parse_event};
+use edge_functions::function::EdgeFunctions;
+use edge_functions::rules;
+use gungraun::{LibraryBenchmarkConfig, library_benchmark, library_benchmark_group, main};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A site's functions, items and templates, loaded once per benchmark process (setup, not
+/// counted) and kept for the process's life.
+struct Site {
+    functions: EdgeFunctions,
+    store: MemoryStore,
+    templates: MemoryTemplates,
+    fixtures: PathBuf,
+}
+
+fn load_site(name: &str) -> &'static Site {
+    let (declaration, origin, fixtures) = match name {
+        "alien-cards" => (
+            "cloudfront/alien-cards.site.toml",
+            "origin-site",
+            "tests/fixtures",
+        ),
+        "docs" => (
+            "examples/docs-site/docs.site.toml",
+            "examples/docs-site/origin",
+            "examples/docs-site/fixtures",
+        ),
+        other => panic!("no example site {other}"),
+    };
+    let declaration = root().join(declaration);
+    let site = edge_functions::site::load_file(
+        &declaration,
+        &edge_functions::site::Registry::builtin(),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let store = EmbeddedStore::snapshot(
+        Path::new("/nonexistent-edgekit-bench"),
+        &site.seeded_tables(&declaration),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let templates = MemoryTemplates(
+        std::fs::read_dir(root().join(origin).join("templates"))
+            .expect("templates")
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(e.path()).expect("a template"))
+            })
+            .collect(),
+    );
+    Box::leak(Box::new(Site {
+        functions: site.functions,
+        store,
+        templates,
+        fixtures: root().join(fixtures),
+    }))
+}
+
+/// One case: its site, trigger, event (compact JSON, as Lambda delivers it; and parsed) and the
+/// data its function asks for.
+struct Case {
+    site: &'static Site,
+    trigger: EventType,
+    bytes: Vec<u8>,
+    cf: Cf,
+    data: Supplied,
+}
+
+fn case(site: &str, fixture: &str) -> Case {
+    let site = load_site(site);
+    let trigger: EventType = fixture
+        .split('/')
+        .next()
+        .and_then(|t| t.parse().ok())
+        .expect("a fixture under its trigger");
+    let pretty = std::fs::read(site.fixtures.join(format!("{fixture}.json"))).expect("fixture");
+    let value: serde_json::Value = serde_json::from_slice(&pretty).expect("JSON");
+    let bytes = serde_json::to_vec(&value).expect("JSON");
+    let cf = parse_event(&bytes)
+        .expect("an event")
+        .records
+        .swap_remove(0)
+        .cf;
+    let needs = site.functions.needs(trigger, &cf);
+    let data = Supplied::fetch(&needs, &site.store, &site.templates);
+    Case {
+        site,
+        trigger,
+        bytes,
+        cf,
+        data,
+    }
+}
+
+/// The guard's self-test (`benches/guard --self-test`): the same work plus a deliberate
+/// regression, which the guard must catch.
+fn deliberate_regression() {
+    if std::env::var_os("EDGEKIT_GUARD_DELIBERATE_REGRESSION").is_some() {
+        let mut x = 0u64;
+        for i in 0..black_box(40u64) {
+            x = black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        black_box(x);
+    }
+}
+
+#[library_benchmark(setup = case)]
+#[bench::alien_viewer_request_pretty_url("alien-cards", "viewer-request/pretty-url")]
+#[bench::alien_viewer_request_redirect("alien-cards", "viewer-request/redirect")]
+#[bench::alien_viewer_request_normalize_query("alien-cards", "viewer-request/normalize-query")]
+#[bench::alien_viewer_request_experiment("alien-cards", "viewer-request/experiment-new-visitor")]
+#[bench::alien_origin_request_css_mobile("alien-cards", "origin-request/css-mobile")]
+#[bench::alien_origin_request_like("alien-cards", "origin-request/like")]
+#[bench::alien_origin_request_card("alien-cards", "origin-request/card")]
+#[bench::alien_origin_request_home("alien-cards", "origin-request/home")]
+#[bench::alien_origin_response_css("alien-cards", "origin-response/static-css-gets-cache-control")]
+#[bench::alien_origin_response_404("alien-cards", "origin-response/s3-404-becomes-friendly-404")]
+#[bench::alien_viewer_response_cookie(
+    "alien-cards",
+    "viewer-response/new-visitor-gets-variant-cookie"
+)]
+#[bench::docs_viewer_request_old_link("docs", "viewer-request/old-link")]
+#[bench::docs_viewer_request_guide_index("docs", "viewer-request/guide-index")]
+#[bench::docs_origin_request_home("docs", "origin-request/home")]
+#[bench::docs_origin_request_view("docs", "origin-request/view")]
+#[bench::docs_origin_request_guide_from_germany("docs", "origin-request/guide-from-germany")]
+#[bench::docs_origin_response_missing_page("docs", "origin-response/missing-page")]
+fn function(case: Case) -> FunctionResult {
+    deliberate_regression();
+    black_box(
+        case.site
+            .functions
+            .run_owned(case.trigger, case.cf, &case.data)
+            .expect("the function answers"),
+    )
+}
+
+#[library_benchmark(setup = case)]
+#[bench::alien_viewer_request_pretty_url("alien-cards", "viewer-request/pretty-url")]
+#[bench::alien_origin_request_home("alien-cards", "origin-request/home")]
+#[bench::alien_origin_response_css("alien-cards", "origin-response/static-css-gets-cache-control")]
+#[bench::docs_viewer_request_old_link("docs", "viewer-request/old-link")]
+#[bench::docs_origin_request_home("docs", "origin-request/home")]
+fn bytes(case: Case) -> Vec<u8> {
+    let mut event = parse_event(black_box(&case.bytes)).expect("an event");
+    let cf = event.records.swap_remove(0).cf;
+    let result = case
+        .site
+        .functions
+        .run_owned(case.trigger, cf, &case.data)
+        .expect("the function answers");
+    black_box(serde_json::to_vec(&result).expect("a result serializes"))
+}
+
+/// The validator on the function's own result.
+fn validated(site: &str, fixture: &str) -> (Case, FunctionResult) {
+    let case = case(site, fixture);
+    let result = case
+        .site
+        .functions
+        .run(case.trigger, &case.cf, &case.data)
+        .expect("the function answers");
+    (case, result)
+}
+
+#[library_benchmark(setup = validated)]
+#[bench::alien_viewer_request_pretty_url("alien-cards", "viewer-request/pretty-url")]
+#[bench::alien_origin_request_home("alien-cards", "origin-request/home")]
+fn validator((case, result): (Case, FunctionResult)) -> usize {
+    black_box(rules::validate(case.trigger, &case.cf, &result).len())
+}
+
+library_benchmark_group!(name = functions; benchmarks = function, bytes, validator);
+
+// The benches run with a cleared environment, except the self-test's switch.
+main!(
+    config = LibraryBenchmarkConfig::default()
+        .pass_through_env("EDGEKIT_GUARD_DELIBERATE_REGRESSION");
+    library_benchmark_groups = functions
+);
