@@ -101,6 +101,23 @@ impl StdBuild {
     }
 }
 
+impl StdBuild {
+    /// What `packages.json` says of a module built with this std: which std and which rustc.
+    fn describe(&self) -> Result<String, String> {
+        match self {
+            StdBuild::Lean { rustc } => Ok(format!("lean std ({rustc})")),
+            StdBuild::Shipped => {
+                let out = Command::new("rustc")
+                    .arg("-V")
+                    .output()
+                    .map_err(|e| format!("rustc -V: {e}"))?;
+                let rustc = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                Ok(format!("shipped std ({rustc})"))
+            }
+        }
+    }
+}
+
 /// The lean-std toolchain's `rustc -V`, or why it cannot build a std: it must be installed by
 /// rustup with its library sources.
 fn lean_toolchain() -> Result<String, String> {
@@ -582,14 +599,19 @@ fn build(args: PackageArgs) -> Result<bool, String> {
                 _ => None,
             };
             slot.insert(match given {
-                Some(module) => std::path::absolute(&module).map_err(|e| e.to_string())?,
+                Some(module) => {
+                    let module = std::path::absolute(&module).map_err(|e| e.to_string())?;
+                    let built = format!("given: {}", module.display());
+                    (module, built)
+                }
                 None => {
                     let std = if variant == Variant::Light {
                         StdBuild::for_viewer(args.viewer_std)?
                     } else {
                         StdBuild::Shipped
                     };
-                    wheel(&bin, &out, variant, &std, args.rebuild)?
+                    let built = std.describe()?;
+                    (wheel(&bin, &out, variant, &std, args.rebuild)?, built)
                 }
             });
         }
@@ -602,7 +624,7 @@ fn build(args: PackageArgs) -> Result<bool, String> {
         "package", "zip bytes", "quota"
     );
     for function in functions.iter().copied() {
-        let wheel = &wheels[&Variant::of(function)];
+        let (wheel, built) = &wheels[&Variant::of(function)];
         let json = out.join(format!("{}.json", function.name));
         std::fs::write(&json, package_config(&config).to_string()).map_err(|e| e.to_string())?;
         let site = write_declaration(
@@ -651,6 +673,7 @@ fn build(args: PackageArgs) -> Result<bool, String> {
                 key: key.clone(),
                 sha256,
                 bytes: size,
+                module: built.clone(),
             };
             packages.0.insert(function.name.clone(), package);
             key

@@ -52,6 +52,7 @@ fn built(config: &DistributionConfig, build: &str) -> Packages {
                     key: format!("{name}-{}.zip", &sha256[..12]),
                     sha256,
                     bytes: 1000,
+                    module: "shipped std (rustc test)".to_owned(),
                 };
                 (name, package)
             })

@@ -36,6 +36,11 @@ pub struct Package {
     pub key: String,
     pub sha256: String,
     pub bytes: u64,
+    /// How its extension module was built: the std (`lean`, without the backtrace symbolizer,
+    /// or `shipped`) and the `rustc -V` that built it, or `given: <path>` for a module passed to
+    /// `package`. Sizes are compared per build by `benches/guard`.
+    #[serde(default)]
+    pub module: String,
 }
 
 impl Packages {
