@@ -24,6 +24,8 @@ Options:
                       target/moto-venv (which `scripts/test` installs) and stops it at the end
     --edgekit PATH the CLI that seeds the table (default: target/release/edgekit, else
                       target/debug/edgekit)
+    --json            print each step's median (ms) as one JSON object instead of the table
+                      (what `benches/guard` reads)
 The table is a new one per invocation of this script, seeded with origin-site/data/cards.json;
 on a server given with --endpoint it is left there (`first-answer-<pid>`).
 """
@@ -156,6 +158,7 @@ def main():
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--endpoint")
     parser.add_argument("--edgekit", dest="cli", type=pathlib.Path)
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -194,6 +197,9 @@ def main():
         if server is not None:
             stop(server)
 
+    if args.json:
+        print(json.dumps({label: statistics.median(run[label] for run in runs) for label in runs[0]}))
+        return
     print(f"{key}, {args.runs} fresh processes, DynamoDB at {endpoint} "
           f"({'moto, started by this script' if server else 'given'})")
     print(f"{'step':<12} {'median':>9} {'min':>9} {'max':>9}")
