@@ -88,6 +88,17 @@ impl PathPattern {
         Some(captured)
     }
 
+    /// Its segments in order: `Some(literal)`, or `None` for a capture (what [`PathIndex`]
+    /// files it under).
+    ///
+    /// [`PathIndex`]: crate::blocks::path_index::PathIndex
+    pub fn segments(&self) -> impl Iterator<Item = Option<&str>> {
+        self.segments.iter().map(|segment| match segment {
+            Segment::Literal(literal) => Some(literal.as_str()),
+            Segment::Capture(_) => None,
+        })
+    }
+
     /// The literal path before the first capture (and whether that is all of it).
     pub fn prefix(&self) -> (&str, bool) {
         (&self.prefix, self.exact)
