@@ -4,7 +4,10 @@
 //! composes blocks into its four functions in its declaration ([`crate::site`]), where each block
 //! is named and given its settings. Nothing here knows a site.
 
+pub mod access;
 pub mod cache_control;
+pub mod canonical_host;
+pub mod cors;
 #[cfg(feature = "pages")]
 pub mod counter_api;
 #[cfg(feature = "origin")]
@@ -16,12 +19,17 @@ pub mod experiment;
 pub mod normalize;
 #[cfg(feature = "pages")]
 pub mod pages;
+pub mod path_index;
 pub mod path_pattern;
 pub mod pretty_urls;
 pub mod redirects;
 #[cfg(feature = "pages")]
 pub mod render;
+#[cfg(feature = "origin")]
+pub mod request_headers;
 pub mod security_headers;
+pub mod single_page_app;
+pub mod trailing_slash;
 
 /// A `Set-Cookie` value: `name=value; Path=/; Max-Age=…; SameSite=Lax` (+ `; Secure`).
 /// Characters a cookie value may not hold are percent-encoded.
@@ -71,7 +79,10 @@ impl std::hash::Hasher for Fnv1a {
     }
 }
 
+pub use access::{HotlinkProtection, Maintenance};
 pub use cache_control::DefaultCacheControl;
+pub use canonical_host::CanonicalHost;
+pub use cors::Cors;
 #[cfg(feature = "pages")]
 pub use counter_api::CounterApi;
 #[cfg(feature = "origin")]
@@ -85,7 +96,11 @@ pub use normalize::NormalizeRequest;
 pub use pages::{Greeting, Page, PageSite};
 pub use pretty_urls::PrettyUrls;
 pub use redirects::Redirects;
+#[cfg(feature = "origin")]
+pub use request_headers::RequestHeaders;
 pub use security_headers::SecurityHeaders;
+pub use single_page_app::SinglePageApp;
+pub use trailing_slash::TrailingSlash;
 
 #[cfg(test)]
 mod tests {

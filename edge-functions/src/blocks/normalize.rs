@@ -66,8 +66,10 @@ impl NormalizeRequest {
         {
             return dir.to_owned().into();
         }
-        if self.strip_trailing_slash && uri.len() > 1 && uri.ends_with('/') {
-            return uri.trim_end_matches('/').to_owned().into();
+        if self.strip_trailing_slash
+            && let Some(stripped) = crate::blocks::trailing_slash::without_trailing_slash(uri)
+        {
+            return stripped.to_owned().into();
         }
         uri.into()
     }

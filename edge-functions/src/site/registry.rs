@@ -162,12 +162,19 @@ impl Registry {
             .register::<Redirects>()
             .register::<PrettyUrls>()
             .register::<Experiment>()
-            .register::<security_headers::SecurityHeadersSettings>();
+            .register::<security_headers::SecurityHeadersSettings>()
+            .register::<CanonicalHost>()
+            .register::<TrailingSlash>()
+            .register::<SinglePageApp>()
+            .register::<Cors>()
+            .register::<Maintenance>()
+            .register::<HotlinkProtection>();
         #[cfg(feature = "origin")]
         let registry = registry
             .register::<DefaultCacheControl>()
             .register::<DeviceAssets>()
-            .register::<CountryRedirect>();
+            .register::<CountryRedirect>()
+            .register::<RequestHeaders>();
         #[cfg(feature = "pages")]
         let registry = registry
             .register::<pages::PageSettings>()
