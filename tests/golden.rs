@@ -70,6 +70,22 @@ fn sites() -> Vec<SiteFixtures> {
             ],
         },
         SiteFixtures {
+            prefix: "catalogue-site/",
+            dir: root().join("examples/catalogue-site/fixtures"),
+            args: vec![
+                "--config".to_owned(),
+                root()
+                    .join("examples/catalogue-site/distribution.toml")
+                    .display()
+                    .to_string(),
+                "--origin-dir".to_owned(),
+                root()
+                    .join("examples/catalogue-site/origin")
+                    .display()
+                    .to_string(),
+            ],
+        },
+        SiteFixtures {
             prefix: "docs-site/",
             dir: docs.join("fixtures"),
             args: vec![

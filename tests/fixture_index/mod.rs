@@ -21,8 +21,8 @@ pub struct Site {
     pub declaration: PathBuf,
     pub config: PathBuf,
     pub templates: PathBuf,
-    /// The items file of its one table.
-    pub items: PathBuf,
+    /// The items file of its one table (`None`: a site without data).
+    pub items: Option<PathBuf>,
     /// The DynamoDB name its declaration gives that table.
     pub table_name: &'static str,
 }
@@ -33,7 +33,7 @@ pub fn alien_cards() -> Site {
         declaration: root().join("cloudfront/alien-cards.site.toml"),
         config: root().join("cloudfront/distribution.toml"),
         templates: root().join("origin-site/templates"),
-        items: root().join("origin-site/data/cards.json"),
+        items: Some(root().join("origin-site/data/cards.json")),
         table_name: "alien-cards",
     }
 }
@@ -45,8 +45,21 @@ pub fn docs_site() -> Site {
         declaration: dir.join("docs.site.toml"),
         config: dir.join("distribution.toml"),
         templates: dir.join("origin/templates"),
-        items: dir.join("origin/data/articles.json"),
+        items: Some(dir.join("origin/data/articles.json")),
         table_name: "northwind-docs-articles",
+    }
+}
+
+/// The Catalogue: the blocks the other two examples have no use for. It reads no data.
+pub fn catalogue_site() -> Site {
+    let dir = root().join("examples/catalogue-site");
+    Site {
+        fixtures: dir.join("fixtures"),
+        declaration: dir.join("catalogue.site.toml"),
+        config: dir.join("distribution.toml"),
+        templates: dir.join("origin/templates"),
+        items: None,
+        table_name: "",
     }
 }
 
@@ -66,8 +79,8 @@ pub fn packaged(declaration: &Path) -> PathBuf {
     file
 }
 
-pub fn sites() -> [Site; 2] {
-    [alien_cards(), docs_site()]
+pub fn sites() -> [Site; 3] {
+    [alien_cards(), docs_site(), catalogue_site()]
 }
 
 fn all(site: &Site, trigger: &str) -> Vec<Case> {
@@ -100,7 +113,7 @@ fn all(site: &Site, trigger: &str) -> Vec<Case> {
                     if data.exists() {
                         data
                     } else {
-                        site.items.clone()
+                        site.items.clone().expect("its items file: it reads items")
                     }
                 }),
                 file,
