@@ -87,9 +87,18 @@ fn default_permanent_max_age() -> u64 {
 struct Compiled {
     rules: Vec<Compiled1>,
     index: PathIndex,
+    /// Whether there are exact rules (else their lookup is skipped).
+    any_exact: bool,
+    /// The prefix and pattern rules in order, while there are few: trying them costs less than
+    /// walking the index (`None`: the index is used).
+    few_ordered: Option<Vec<u32>>,
     /// Whether any rule names a host (then the block reads `Host`).
     by_host: bool,
 }
+
+/// Up to this many prefix and pattern rules are tried in order rather than looked up: a walk
+/// of the index hashes each segment of the path, which costs more than a few `starts_with`.
+const SCAN_AT_MOST: usize = 8;
 
 #[derive(Debug, Clone)]
 struct Compiled1 {
@@ -199,6 +208,7 @@ impl Redirects {
                 number,
             );
             compiled.by_host |= host.is_some();
+            compiled.any_exact |= matches!(matcher, Matcher::Exact);
             compiled.rules.push(Compiled1 {
                 matcher,
                 to: rule.to.clone(),
@@ -209,6 +219,10 @@ impl Redirects {
                 ends,
             });
         }
+        let ordered: Vec<u32> = (0..compiled.rules.len() as u32)
+            .filter(|&n| !matches!(compiled.rules[n as usize].matcher, Matcher::Exact))
+            .collect();
+        compiled.few_ordered = (ordered.len() <= SCAN_AT_MOST).then_some(ordered);
         self.compiled = compiled;
         Ok(self)
     }
@@ -231,20 +245,27 @@ impl Redirects {
                     rule.starts.is_none_or(|s| now >= s) && rule.ends.is_none_or(|e| now < e)
                 })
         };
-        if let Some(rule) = self
-            .compiled
-            .index
-            .exact(uri)
-            .iter()
-            .map(|&n| &rules[n as usize])
-            .find(|rule| applies(rule))
+        if self.compiled.any_exact
+            && let Some(rule) = self
+                .compiled
+                .index
+                .exact(uri)
+                .iter()
+                .map(|&n| &rules[n as usize])
+                .find(|rule| applies(rule))
         {
             return Some((rule, rule.to.clone()));
         }
-        let mut candidates = Vec::new();
-        self.compiled.index.candidates(uri, &mut candidates);
-        candidates.sort_unstable();
-        for n in candidates {
+        let candidates = match &self.compiled.few_ordered {
+            Some(ordered) => std::borrow::Cow::Borrowed(ordered.as_slice()),
+            None => {
+                let mut found = Vec::new();
+                self.compiled.index.candidates(uri, &mut found);
+                found.sort_unstable();
+                std::borrow::Cow::Owned(found)
+            }
+        };
+        for &n in candidates.iter() {
             let rule = &rules[n as usize];
             if !applies(rule) {
                 continue;
