@@ -267,10 +267,52 @@ impl Variant {
     }
 }
 
+/// The optional viewer blocks (`OPTIONAL_VIEWER_BLOCKS`) the viewer functions' declarations use:
+/// the viewer module carries only those.
+fn optional_viewer_blocks(
+    functions: &[&FunctionConfig],
+    base: &Path,
+) -> Result<Vec<String>, String> {
+    let mut used = std::collections::BTreeSet::new();
+    for function in functions.iter().filter(|f| f.trigger.is_viewer()) {
+        let file = cloudfront::distribution::site_file(base, &function.site);
+        let declaration = edge_functions::site::read_checked(&file, crate::registry())
+            .map_err(|e| e.to_string())?;
+        for name in declaration
+            .functions
+            .get(&function.trigger)
+            .into_iter()
+            .flatten()
+        {
+            let kind = declaration.blocks.get(name).and_then(|b| b.get("block"));
+            if let Some(kind) = kind.and_then(|k| k.as_str())
+                && edge_functions::site::OPTIONAL_VIEWER_BLOCKS.contains(&kind)
+            {
+                used.insert(kind.to_owned());
+            }
+        }
+    }
+    Ok(used.into_iter().collect())
+}
+
+/// The cargo features of a variant's module: its own, and for the viewer module the optional
+/// blocks its sites use.
+fn module_features(variant: Variant, viewer_blocks: &[String]) -> Option<String> {
+    let mut features: Vec<String> = variant.features().map(str::to_owned).into_iter().collect();
+    if variant == Variant::Light {
+        features.extend(viewer_blocks.iter().map(|b| format!("block-{b}")));
+    }
+    (!features.is_empty()).then(|| features.join(","))
+}
+
 /// What the module is built from: the crates it compiles (edge-python, python-host,
 /// edge-functions), the workspace manifest and lock file, the variant and its std. A site's declaration,
 /// templates and the distribution config are not in it: they travel in the zip as data.
-fn module_fingerprint(variant: Variant, std: &StdBuild) -> Result<String, String> {
+fn module_fingerprint(
+    variant: Variant,
+    std: &StdBuild,
+    features: Option<&str>,
+) -> Result<String, String> {
     use sha2::Digest;
     let mut files = vec![root().join("Cargo.toml"), root().join("Cargo.lock")];
     let mut stack = vec![
@@ -294,7 +336,7 @@ fn module_fingerprint(variant: Variant, std: &StdBuild) -> Result<String, String
         "{}:{}:{:?}:{std:?}\n",
         variant.name(),
         variant.profile(),
-        variant.features()
+        features
     ));
     for file in files {
         let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -317,11 +359,12 @@ fn wheel(
     out: &Path,
     variant: Variant,
     std: &StdBuild,
+    features: Option<&str>,
     rebuild: bool,
 ) -> Result<PathBuf, String> {
     let dir = out.join("wheels").join(variant.name());
     let stamp = dir.join("fingerprint");
-    let fingerprint = module_fingerprint(variant, std)?;
+    let fingerprint = module_fingerprint(variant, std, features)?;
     let built = std::fs::read_dir(&dir).ok().and_then(|entries| {
         entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -337,7 +380,7 @@ fn wheel(
         );
         return Ok(wheel);
     }
-    let wheel = build_wheel(bin, &dir, variant, std)?;
+    let wheel = build_wheel(bin, &dir, variant, std, features)?;
     std::fs::write(&stamp, format!("{fingerprint}\n"))
         .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(wheel)
@@ -349,6 +392,7 @@ fn build_wheel(
     dir: &Path,
     variant: Variant,
     std: &StdBuild,
+    features: Option<&str>,
 ) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(dir);
     let path = format!(
@@ -371,7 +415,7 @@ fn build_wheel(
         ])
         .args(["-m", "edge-python/Cargo.toml", "-o"])
         .arg(dir);
-    if let Some(features) = variant.features() {
+    if let Some(features) = features {
         maturin.args(["--features", features]);
     }
     match std {
@@ -589,6 +633,13 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     } else {
         PathBuf::from("python3")
     };
+    let viewer_blocks = optional_viewer_blocks(&functions, base)?;
+    if !viewer_blocks.is_empty() {
+        eprintln!(
+            "the viewer module carries the optional blocks its sites use: {}",
+            viewer_blocks.join(", ")
+        );
+    }
     let mut wheels = std::collections::HashMap::new();
     for function in &functions {
         let variant = Variant::of(function);
@@ -611,7 +662,10 @@ fn build(args: PackageArgs) -> Result<bool, String> {
                         StdBuild::Shipped
                     };
                     let built = std.describe()?;
-                    (wheel(&bin, &out, variant, &std, args.rebuild)?, built)
+                    let features = module_features(variant, &viewer_blocks);
+                    let wheel =
+                        wheel(&bin, &out, variant, &std, features.as_deref(), args.rebuild)?;
+                    (wheel, built)
                 }
             });
         }
@@ -632,10 +686,12 @@ fn build(args: PackageArgs) -> Result<bool, String> {
             &out.join(format!("{}.site.json", function.name)),
         )?;
         let zip = out.join(format!("{}.zip", function.name));
-        let templates = if function.trigger.is_viewer() {
+        // A site that renders no pages may have no templates at all.
+        let templates_dir = origin_dir.join("templates");
+        let templates = if function.trigger.is_viewer() || !templates_dir.is_dir() {
             String::new()
         } else {
-            origin_dir.join("templates").display().to_string()
+            templates_dir.display().to_string()
         };
         run(
             Command::new(&python)

@@ -292,6 +292,12 @@ fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
         loaded, 3,
         "a zip for each of the docs site's three functions"
     );
+    // A site without templates (it renders no pages) packages too.
+    let loaded = packages_load(&fixture_index::catalogue_site(), &ric, &module, &viewer);
+    assert_eq!(
+        loaded, 4,
+        "a zip for each of the Catalogue's four functions"
+    );
 }
 
 /// Packages `site` with the given modules, templates it, and runs each zip under awslambdaric on

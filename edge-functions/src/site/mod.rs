@@ -37,7 +37,7 @@ use crate::data::{SeededTable, TableSpec};
 use crate::function::EdgeFunctions;
 pub use build::{build, build_each_trigger};
 pub use declaration::{Declaration, Place, SiteError};
-pub use registry::{Block, BlockKind, Registry, SiteContext, Steps};
+pub use registry::{Block, BlockKind, OPTIONAL_VIEWER_BLOCKS, Registry, SiteContext, Steps};
 #[cfg(feature = "toml")]
 pub use toml_file::{load, load_file, read_checked};
 

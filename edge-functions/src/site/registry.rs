@@ -15,6 +15,19 @@ use crate::function::{
     ViewerResponseStep,
 };
 
+/// The viewer blocks a viewer module carries only when a site's viewer functions use them, each
+/// behind the feature `block-<name>`: `edgekit package` turns on those the declarations use, so
+/// a site pays in zip size and cold start only for its own (the tools, origin modules and the
+/// `all-blocks` feature have them all).
+pub const OPTIONAL_VIEWER_BLOCKS: &[&str] = &[
+    "canonical-host",
+    "trailing-slash",
+    "single-page-app",
+    "cors",
+    "maintenance",
+    "hotlink-protection",
+];
+
 /// What a block adds to each trigger's function it can run in.
 #[derive(Default, Clone)]
 pub struct Steps {
@@ -162,13 +175,19 @@ impl Registry {
             .register::<Redirects>()
             .register::<PrettyUrls>()
             .register::<Experiment>()
-            .register::<security_headers::SecurityHeadersSettings>()
-            .register::<CanonicalHost>()
-            .register::<TrailingSlash>()
-            .register::<SinglePageApp>()
-            .register::<Cors>()
-            .register::<Maintenance>()
-            .register::<HotlinkProtection>();
+            .register::<security_headers::SecurityHeadersSettings>();
+        #[cfg(feature = "block-canonical-host")]
+        let registry = registry.register::<CanonicalHost>();
+        #[cfg(feature = "block-trailing-slash")]
+        let registry = registry.register::<TrailingSlash>();
+        #[cfg(feature = "block-single-page-app")]
+        let registry = registry.register::<SinglePageApp>();
+        #[cfg(feature = "block-cors")]
+        let registry = registry.register::<Cors>();
+        #[cfg(feature = "block-maintenance")]
+        let registry = registry.register::<Maintenance>();
+        #[cfg(feature = "block-hotlink-protection")]
+        let registry = registry.register::<HotlinkProtection>();
         #[cfg(feature = "origin")]
         let registry = registry
             .register::<DefaultCacheControl>()
