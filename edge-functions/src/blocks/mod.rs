@@ -15,6 +15,8 @@ pub mod country;
 pub mod device_assets;
 #[cfg(feature = "pages")]
 pub mod error_pages;
+#[cfg(feature = "origin")]
+pub mod error_status;
 pub mod experiment;
 pub mod normalize;
 #[cfg(feature = "pages")]
@@ -27,6 +29,8 @@ pub mod redirects;
 pub mod render;
 #[cfg(feature = "origin")]
 pub mod request_headers;
+#[cfg(feature = "origin")]
+pub mod response_headers;
 pub mod security_headers;
 pub mod single_page_app;
 pub mod trailing_slash;
@@ -90,6 +94,8 @@ pub use country::CountryRedirect;
 pub use device_assets::DeviceAssets;
 #[cfg(feature = "pages")]
 pub use error_pages::FriendlyErrors;
+#[cfg(feature = "origin")]
+pub use error_status::ErrorStatus;
 pub use experiment::{Experiment, Variant};
 pub use normalize::NormalizeRequest;
 #[cfg(feature = "pages")]
@@ -98,6 +104,8 @@ pub use pretty_urls::PrettyUrls;
 pub use redirects::Redirects;
 #[cfg(feature = "origin")]
 pub use request_headers::RequestHeaders;
+#[cfg(feature = "origin")]
+pub use response_headers::ResponseHeaders;
 pub use security_headers::SecurityHeaders;
 pub use single_page_app::SinglePageApp;
 pub use trailing_slash::TrailingSlash;

@@ -193,7 +193,9 @@ impl Registry {
             .register::<DefaultCacheControl>()
             .register::<DeviceAssets>()
             .register::<CountryRedirect>()
-            .register::<RequestHeaders>();
+            .register::<RequestHeaders>()
+            .register::<ErrorStatus>()
+            .register::<ResponseHeaders>();
         #[cfg(feature = "pages")]
         let registry = registry
             .register::<pages::PageSettings>()
