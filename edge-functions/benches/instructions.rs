@@ -1,4 +1,4 @@
-//! Instruction counts (callgrind, through gungraun) of each trigger's function of both example
+//! Instruction counts (callgrind, through gungraun) of each trigger's function of the example
 //! sites on representative fixtures: the function alone on a parsed event with its data supplied
 //! (`function`), event bytes in → result bytes out (`bytes`), and the validator. Counts do not
 //! drift with a busy machine as times do, so `benches/guard` compares them with the committed
@@ -52,6 +52,11 @@ fn load_site(name: &str) -> &'static Site {
             "examples/docs-site/origin",
             "examples/docs-site/fixtures",
         ),
+        "catalogue" => (
+            "examples/catalogue-site/catalogue.site.toml",
+            "examples/catalogue-site/origin",
+            "examples/catalogue-site/fixtures",
+        ),
         other => panic!("no example site {other}"),
     };
     let declaration = root().join(declaration);
@@ -66,12 +71,11 @@ fn load_site(name: &str) -> &'static Site {
         &site.seeded_tables(&declaration),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    // In name order: the order a directory lists in differs between file systems.
+    // In name order: the order a directory lists in differs between file systems. A site that
+    // renders no pages has no templates.
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(origin).join("templates"))
-        .expect("templates")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .collect();
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
     files.sort();
     let templates = MemoryTemplates(
         files
@@ -163,6 +167,17 @@ fn deliberate_regression() {
 #[bench::docs_origin_request_view("docs", "origin-request/view")]
 #[bench::docs_origin_request_guide_from_germany("docs", "origin-request/guide-from-germany")]
 #[bench::docs_origin_response_missing_page("docs", "origin-response/missing-page")]
+#[bench::catalogue_viewer_request_old_link_pattern("catalogue", "viewer-request/old-link-pattern")]
+#[bench::catalogue_viewer_request_preflight("catalogue", "viewer-request/preflight-allowed")]
+#[bench::catalogue_origin_request_app_route("catalogue", "origin-request/app-route-loads-the-app")]
+#[bench::catalogue_origin_response_download(
+    "catalogue",
+    "origin-response/download-is-an-attachment"
+)]
+#[bench::catalogue_viewer_response_cors(
+    "catalogue",
+    "viewer-response/api-answer-echoes-partner-origin"
+)]
 fn function(case: Case) -> FunctionResult {
     deliberate_regression();
     black_box(

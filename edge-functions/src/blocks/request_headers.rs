@@ -52,30 +52,6 @@ impl OriginRequestStep for RequestHeaders {
     fn header_reads(&self, _reads: &mut HeaderReads) {}
 }
 
-/// Headers a function may not set on a request to the origin (CloudFront's list, checked by
-/// the validator too); named here so the mistake is found when the site is loaded.
-const RESERVED: &[&str] = &[
-    "connection",
-    "expect",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "trailer",
-    "upgrade",
-    "x-accel-buffering",
-    "x-accel-charset",
-    "x-accel-limit-rate",
-    "x-accel-redirect",
-    "x-cache",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "content-length",
-    "host",
-    "transfer-encoding",
-    "via",
-];
-
 impl crate::site::Block for RequestHeaders {
     const NAME: &'static str = "request-headers";
     const SUMMARY: &'static str = "Headers for the origin from what CloudFront knows of the request: \
@@ -96,10 +72,11 @@ from_query = [{ parameter = "lang", header = "X-Lang" }]"#;
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(format!("`{name}` is not a header name"));
             }
+            // The validator's rules, found when the site is loaded rather than on a request.
             let lower = name.to_ascii_lowercase();
-            if RESERVED.contains(&lower.as_str())
-                || lower.starts_with("x-amz-cf-")
-                || lower.starts_with("x-edge-")
+            if crate::rules::is_disallowed_header(&lower)
+                || crate::rules::read_only_headers(crate::EventType::OriginRequest)
+                    .contains(&lower.as_str())
             {
                 return Err(format!(
                     "`{name}` is a header CloudFront does not let a function set"
