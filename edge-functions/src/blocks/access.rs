@@ -62,8 +62,7 @@ fn cidrs(texts: &[String]) -> Result<Vec<Cidr>, String> {
 pub struct Maintenance {
     /// The switch: set it and deploy the content (no code change).
     pub enabled: bool,
-    /// The page's HTML.
-    #[serde(default = "default_page")]
+    /// The page's HTML: the site's own words (a visitor reads them).
     pub page: String,
     #[serde(default = "an_hour")]
     pub retry_after_secs: u64,
@@ -75,13 +74,6 @@ pub struct Maintenance {
     pub allow_prefixes: Vec<String>,
     #[serde(skip)]
     allowed: Vec<Cidr>,
-}
-
-fn default_page() -> String {
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Down for \
-     maintenance</title></head><body><h1>Down for maintenance</h1><p>We will be back soon.</p>\
-     </body></html>"
-        .to_owned()
 }
 
 fn an_hour() -> u64 {
@@ -117,11 +109,12 @@ impl ViewerRequestStep for Maintenance {
 impl crate::site::Block for Maintenance {
     const NAME: &'static str = "maintenance";
     const SUMMARY: &'static str = "A maintenance switch: while `enabled`, every request is answered \
-503 with `page` (HTML), `Retry-After` and `no-store`, except from `allow_addresses` (addresses or \
+503 with the site's `page` (HTML), `Retry-After` and `no-store`, except from `allow_addresses` (addresses or \
 blocks such as 203.0.113.0/24) and for `allow_prefixes`. Turning it on or off is a content change. \
 Viewer-request: it must answer before the cache serves a page.";
     const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::ViewerRequest];
     const EXAMPLE: &'static str = r#"enabled = true
+page = "<!doctype html><title>Down for maintenance</title><h1>Back at 10:00 UTC</h1>"
 retry_after_secs = 1800
 allow_addresses = ["203.0.113.0/24"]
 allow_prefixes = ["/status", "/css/"]"#;

@@ -58,6 +58,11 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: u64, secure: bool) -> S
     out
 }
 
+/// Whether a declaration's header name is one a block may write (letters, digits and `-`).
+pub(crate) fn is_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// FNV-1a: small, fast and stable across builds and platforms. Experiment assignment needs the
 /// stability; the redirect table a hash that costs little on short paths (its keys come from the
 /// declaration, so a visitor cannot fill a bucket).

@@ -85,7 +85,7 @@ fn default_permanent_max_age() -> u64 {
 /// The rules, ready to match: what each does, and the index that finds them.
 #[derive(Debug, Clone, Default)]
 struct Compiled {
-    rules: Vec<Compiled1>,
+    rules: Vec<CompiledRule>,
     index: PathIndex,
     /// Whether there are exact rules (else their lookup is skipped).
     any_exact: bool,
@@ -101,7 +101,7 @@ struct Compiled {
 const SCAN_AT_MOST: usize = 8;
 
 #[derive(Debug, Clone)]
-struct Compiled1 {
+struct CompiledRule {
     matcher: Matcher,
     to: String,
     status: u16,
@@ -209,7 +209,7 @@ impl Redirects {
             );
             compiled.by_host |= host.is_some();
             compiled.any_exact |= matches!(matcher, Matcher::Exact);
-            compiled.rules.push(Compiled1 {
+            compiled.rules.push(CompiledRule {
                 matcher,
                 to: rule.to.clone(),
                 status,
@@ -234,9 +234,9 @@ impl Redirects {
         uri: &str,
         host: Option<&str>,
         now: impl Fn() -> i64,
-    ) -> Option<(&Compiled1, String)> {
+    ) -> Option<(&CompiledRule, String)> {
         let rules = &self.compiled.rules;
-        let applies = |rule: &Compiled1| {
+        let applies = |rule: &CompiledRule| {
             rule.host
                 .as_deref()
                 .is_none_or(|wanted| host.is_some_and(|h| h.eq_ignore_ascii_case(wanted)))

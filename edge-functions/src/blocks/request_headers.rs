@@ -69,7 +69,7 @@ from_query = [{ parameter = "lang", header = "X-Lang" }]"#;
             .iter()
             .chain(self.from_query.iter().map(|c| &c.header));
         for name in names {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !crate::blocks::is_header_name(name) {
                 return Err(format!("`{name}` is not a header name"));
             }
             // The validator's rules, found when the site is loaded rather than on a request.

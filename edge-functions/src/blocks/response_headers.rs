@@ -109,8 +109,7 @@ headers belong at viewer-response).";
                 .chain(rule.copy.keys())
                 .chain(rule.copy.values());
             for name in names {
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                {
+                if !crate::blocks::is_header_name(name) {
                     return Err(format!("rule {}: `{name}` is not a header name", index + 1));
                 }
             }
