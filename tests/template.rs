@@ -217,10 +217,12 @@ fn cfn_lint_finds_no_error() {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // Both example sites: Alien Cards, and the docs site's own tables, behaviors and functions.
+    // The example sites: Alien Cards, the docs site's own tables, behaviors and functions, the
+    // Catalogue's custom origins with their headers and its custom error responses.
     for config_path in [
         root.join("cloudfront/distribution.toml"),
         root.join("examples/docs-site/distribution.toml"),
+        root.join("examples/catalogue-site/distribution.toml"),
     ] {
         let config = DistributionConfig::load(&config_path).unwrap();
         let tables = tables_at(&config, &config_path);

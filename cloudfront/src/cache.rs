@@ -91,7 +91,9 @@ pub fn select_query(policy: &QueryStrings, query: &str) -> String {
 /// Statuses CloudFront caches as ordinary answers, and those it caches as errors.
 /// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/HTTPStatusCodes.html>
 const CACHEABLE: [u16; 5] = [200, 203, 300, 301, 410];
-const CACHEABLE_ERRORS: [u16; 11] = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
+/// The error statuses CloudFront caches (for the error caching minimum TTL unless the answer
+/// says otherwise), which are also those a custom error response may name.
+pub const CACHEABLE_ERRORS: [u16; 11] = [400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504];
 
 /// How long CloudFront keeps a response: `s-maxage` > `max-age` > `Expires`, bounded by the
 /// policy's min and max; no caching header → the default TTL; `no-store`, `no-cache` and `private`

@@ -53,6 +53,8 @@ pub struct DistributionSettings {
     pub comment: String,
     #[serde(default)]
     pub default_root_object: Option<String>,
+    /// How long errors without caching headers are kept (CloudFront's default: 10 s; `template`
+    /// emits custom error responses for any other value).
     #[serde(default = "default_error_ttl")]
     pub error_caching_min_ttl: u64,
 }
@@ -86,6 +88,15 @@ pub struct OriginConfig {
     pub origin_path: String,
     #[serde(default = "default_read_timeout")]
     pub read_timeout_secs: u64,
+    /// Headers CloudFront adds to every request to this origin (CloudFront's
+    /// `OriginCustomHeaders`: a secret the origin checks, say).
+    #[serde(default)]
+    pub custom_headers: BTreeMap<String, String>,
+    /// Custom origins: where `serve` reaches this origin on this machine (`127.0.0.1:8791`),
+    /// over plain HTTP, in place of `domain_name` and `port`. A function that sends a request to
+    /// an origin with this `domain_name` reaches it there too.
+    #[serde(default)]
+    pub local_address: Option<String>,
 }
 
 fn default_read_timeout() -> u64 {
@@ -328,6 +339,45 @@ impl DistributionConfig {
                     ));
                 }
                 _ => {}
+            }
+            if let Some(address) = &o.local_address
+                && address.parse::<std::net::SocketAddr>().is_err()
+            {
+                return Err((
+                    Some(origin.span()),
+                    format!(
+                        "origin `{}`: `local_address` `{address}` is not an address and port \
+                         (127.0.0.1:8791)",
+                        o.id
+                    ),
+                ));
+            }
+            if o.local_address.is_some() && o.kind == OriginKind::S3 {
+                return Err((
+                    Some(origin.span()),
+                    format!(
+                        "S3 origin `{}`: `local_address` is for custom origins (an S3 origin is \
+                         served from `local_dir`)",
+                        o.id
+                    ),
+                ));
+            }
+            for name in o.custom_headers.keys() {
+                let lower = name.to_ascii_lowercase();
+                if lower.is_empty()
+                    || !lower
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    || !edge_functions::rules::is_allowed_origin_custom_header(&lower)
+                {
+                    return Err((
+                        Some(origin.span()),
+                        format!(
+                            "origin `{}`: CloudFront cannot add `{name}` as a custom header",
+                            o.id
+                        ),
+                    ));
+                }
             }
         }
         if let Err(e) = self.data.check() {

@@ -157,8 +157,8 @@ impl Default for HttpOrigins {
 
 /// One request to a custom origin.
 pub struct OriginRequest<'a> {
-    pub domain: &'a str,
-    pub port: u16,
+    /// Where to connect: `host:port`.
+    pub address: String,
     pub path: String,
     pub method: &'a str,
     pub headers: &'a Headers,
@@ -168,7 +168,7 @@ pub struct OriginRequest<'a> {
 
 impl HttpOrigins {
     pub async fn fetch(&self, request: OriginRequest<'_>) -> Result<HttpResponse, OriginError> {
-        let origin = format!("{}:{}", request.domain, request.port);
+        let origin = request.address;
         let uri = format!("http://{origin}{}", request.path);
         let mut builder = hyper::Request::builder().method(request.method).uri(&uri);
         for (name, entries) in request.headers.iter() {
@@ -179,8 +179,10 @@ impl HttpOrigins {
                 builder = builder.header(name.as_str(), entry.value.as_str());
             }
         }
+        // The request's own Host (the origin's name), else the address connected to.
+        let host = request.headers.get("host").unwrap_or(&origin).to_owned();
         let http_request = builder
-            .header("host", &origin)
+            .header("host", host)
             .body(Full::new(request.body))
             .map_err(|e| OriginError::BadResponse(origin.clone(), e.to_string()))?;
         let answer = tokio::time::timeout(request.timeout, async {

@@ -151,7 +151,7 @@ fn log_line(method: &str, target: &str, answer: &ViewerResponse, started: Instan
         .map(|(t, d)| format!(" {t}={:.2}ms", d.as_secs_f64() * 1000.0))
         .collect::<String>();
     let line = format!(
-        "{method} {target} {} behavior={} cache={}{triggers} bytes={} total={:.2}ms",
+        "{method} {target} {} behavior={} cache={}{}{triggers} bytes={} total={:.2}ms",
         answer.status,
         if log.behavior.is_empty() {
             "-"
@@ -162,6 +162,11 @@ fn log_line(method: &str, target: &str, answer: &ViewerResponse, started: Instan
             "-"
         } else {
             &log.cache
+        },
+        if log.origin.is_empty() {
+            String::new()
+        } else {
+            format!(" origin={}", log.origin)
         },
         answer.body.len(),
         started.elapsed().as_secs_f64() * 1000.0

@@ -166,6 +166,30 @@ fn origin_request_policy(
     })
 }
 
+/// One origin as CloudFront's `Origins` list has it.
+fn origin(o: &crate::config::OriginConfig) -> Value {
+    let http = o.protocol.as_deref() == Some("http");
+    match o.kind {
+        OriginKind::S3 => json!({
+            "Id": o.id,
+            "DomainName": {"Fn::GetAtt": ["OriginBucket", "RegionalDomainName"]},
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+            "OriginAccessControlId": {"Fn::GetAtt": ["OriginAccessControl", "Id"]}
+        }),
+        OriginKind::Custom => json!({
+            "Id": o.id,
+            "DomainName": o.domain_name,
+            "OriginPath": o.origin_path,
+            "CustomOriginConfig": {
+                "OriginProtocolPolicy": if http { "http-only" } else { "https-only" },
+                "HTTPPort": if http { o.port.unwrap_or(80) } else { 80 },
+                "HTTPSPort": if http { 443 } else { o.port.unwrap_or(443) },
+                "OriginReadTimeout": o.read_timeout_secs.clamp(1, 120)
+            }
+        }),
+    }
+}
+
 fn behavior(behavior: &Behavior, packages: &Packages) -> Value {
     let mut b = Map::new();
     if let Some(pattern) = &behavior.path_pattern {
@@ -404,24 +428,16 @@ pub fn template(
         .origins
         .iter()
         .map(|o| o.get_ref())
-        .map(|o| match o.kind {
-            OriginKind::S3 => json!({
-                "Id": o.id,
-                "DomainName": {"Fn::GetAtt": ["OriginBucket", "RegionalDomainName"]},
-                "S3OriginConfig": {"OriginAccessIdentity": ""},
-                "OriginAccessControlId": {"Fn::GetAtt": ["OriginAccessControl", "Id"]}
-            }),
-            OriginKind::Custom => json!({
-                "Id": o.id,
-                "DomainName": o.domain_name,
-                "OriginPath": o.origin_path,
-                "CustomOriginConfig": {
-                    "OriginProtocolPolicy": if o.protocol.as_deref() == Some("http") { "http-only" } else { "https-only" },
-                    "HTTPPort": o.port.unwrap_or(80),
-                    "HTTPSPort": o.port.unwrap_or(443),
-                    "OriginReadTimeout": o.read_timeout_secs.clamp(1, 120)
-                }
-            }),
+        .map(|o| {
+            let mut origin = origin(o);
+            if !o.custom_headers.is_empty() {
+                origin["OriginCustomHeaders"] = o
+                    .custom_headers
+                    .iter()
+                    .map(|(name, value)| json!({"HeaderName": name, "HeaderValue": value}))
+                    .collect();
+            }
+            origin
         })
         .collect();
     let behaviors: Vec<Value> = config
@@ -441,6 +457,15 @@ pub fn template(
     });
     if let Some(root) = &config.distribution.default_root_object {
         distribution["DefaultRootObject"] = json!(root);
+    }
+    // CloudFront keeps errors 10 s unless a custom error response for the code says otherwise.
+    if config.distribution.error_caching_min_ttl != 10 {
+        distribution["CustomErrorResponses"] = crate::cache::CACHEABLE_ERRORS
+            .iter()
+            .map(|code| {
+                json!({"ErrorCode": code, "ErrorCachingMinTTL": config.distribution.error_caching_min_ttl})
+            })
+            .collect();
     }
     resources.insert(
         "Distribution".into(),

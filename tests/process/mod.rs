@@ -101,7 +101,45 @@ impl Reply {
 
 /// One HTTP/1.0 exchange with `address`.
 pub fn http(address: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut stream = TcpStream::connect(address).unwrap();
+    exchange(
+        TcpStream::connect(address).unwrap(),
+        address,
+        method,
+        path,
+        headers,
+    )
+}
+
+/// One exchange from another loopback address (`127.0.0.7`): a different visitor, as the local
+/// distribution tells visitors apart by their address.
+pub fn http_from(
+    source: &str,
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        socket.connect(address.parse().unwrap()).await.unwrap()
+    });
+    let stream = stream.into_std().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    exchange(stream, address, method, path, headers)
+}
+
+fn exchange(
+    mut stream: TcpStream,
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
     let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {address}\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));

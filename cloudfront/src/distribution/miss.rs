@@ -86,6 +86,7 @@ impl Distribution {
                 Some(b) if b.action == BodyAction::Replace => raw_bytes(b),
                 _ => viewer_body.clone(),
             };
+            log.origin = self.origin_name(request.origin.as_ref());
             let origin = match self.fetch_origin(behavior, &request, body).await {
                 Ok(origin) => origin,
                 Err(err) => {
@@ -205,6 +206,10 @@ impl Distribution {
             .origin(&behavior.origin)
             .expect("resolved at start");
         headers.set("Host", origin.domain_name.as_str());
+        let mut custom_headers = Headers::new();
+        for (name, value) in &origin.custom_headers {
+            custom_headers.set(name, value.as_str());
+        }
         headers.set("Via", format!("2.0 {POP}.cloudfront.net (CloudFront)"));
         headers.set("X-Forwarded-For", request.client_ip.as_str());
         request.headers = headers;
@@ -214,6 +219,7 @@ impl Distribution {
                 domain_name: origin.domain_name.clone(),
                 path: origin.origin_path.clone(),
                 region: Some("us-east-1".into()),
+                custom_headers,
                 ..Default::default()
             }),
             OriginKind::Custom => Origin::Custom(CustomOrigin {
@@ -224,6 +230,7 @@ impl Distribution {
                 read_timeout: Some(origin.read_timeout_secs as u32),
                 keepalive_timeout: Some(5),
                 ssl_protocols: Some(vec!["TLSv1.2".into()]),
+                custom_headers,
                 ..Default::default()
             }),
         });
@@ -245,6 +252,32 @@ impl Distribution {
             None
         };
         request
+    }
+
+    /// The config's custom origin with this domain name (a function may send a request to any
+    /// origin; those the config declares are reached where it says).
+    fn local_origin(&self, domain: &str) -> Option<&crate::config::OriginConfig> {
+        self.config
+            .origins
+            .iter()
+            .map(|o| o.get_ref())
+            .find(|o| o.kind == OriginKind::Custom && o.domain_name == domain)
+    }
+
+    /// The name the request log gives the request's origin: its id in the config, else its
+    /// domain.
+    pub(super) fn origin_name(&self, origin: Option<&Origin>) -> String {
+        let (domain, kind) = match origin {
+            Some(Origin::S3(s3)) => (&s3.domain_name, OriginKind::S3),
+            Some(Origin::Custom(custom)) => (&custom.domain_name, OriginKind::Custom),
+            None => return String::new(),
+        };
+        self.config
+            .origins
+            .iter()
+            .map(|o| o.get_ref())
+            .find(|o| o.kind == kind && &o.domain_name == domain)
+            .map_or_else(|| domain.clone(), |o| o.id.clone())
     }
 
     pub(super) async fn fetch_origin(
@@ -275,13 +308,30 @@ impl Distribution {
                 } else {
                     format!("?{}", request.querystring)
                 };
+                let local = self.local_origin(&custom.domain_name);
+                let address = match local.and_then(|o| o.local_address.clone()) {
+                    Some(address) => address,
+                    None if custom.protocol == "https" => {
+                        return Err(crate::origin::OriginError::Unreachable(
+                            custom.domain_name.clone(),
+                            "the local distribution reaches custom origins over plain HTTP: \
+                             give this origin a `local_address` in the distribution config"
+                                .into(),
+                        ));
+                    }
+                    None => format!("{}:{}", custom.domain_name, custom.port),
+                };
+                // The origin's custom headers go with the request, over a viewer's copy.
+                let mut headers = request.headers.clone();
+                for (name, entries) in custom.custom_headers.iter() {
+                    headers.0.insert(name.clone(), entries.clone());
+                }
                 self.http
                     .fetch(OriginRequest {
-                        domain: &custom.domain_name,
-                        port: custom.port,
+                        address,
                         path: format!("{}{}{query}", custom.path, request.uri),
                         method: &request.method,
-                        headers: &request.headers,
+                        headers: &headers,
                         body,
                         timeout: custom
                             .read_timeout

@@ -125,6 +125,8 @@ pub struct RequestLog {
     pub cache: String,
     /// Each trigger that ran, and how long it took.
     pub triggers: Vec<(EventType, Duration)>,
+    /// The origin that answered a miss: its id in the config, else its domain.
+    pub origin: String,
     /// Why the request failed, for the operator (a broken rule, a function error).
     pub error: Option<String>,
 }

@@ -219,6 +219,7 @@ impl Distribution {
                 .unwrap_or_else(|| "Miss".into());
         }
         log.error.clone_from(&outcome.log.error);
+        log.origin.clone_from(&outcome.log.origin);
         if outcome.function_failed {
             return response;
         }

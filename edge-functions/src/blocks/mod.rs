@@ -19,6 +19,8 @@ pub mod error_pages;
 pub mod error_status;
 pub mod experiment;
 pub mod normalize;
+#[cfg(feature = "block-origin-router")]
+pub mod origin_router;
 #[cfg(feature = "pages")]
 pub mod pages;
 pub mod path_index;
@@ -103,6 +105,8 @@ pub use error_pages::FriendlyErrors;
 pub use error_status::ErrorStatus;
 pub use experiment::{Experiment, Variant};
 pub use normalize::NormalizeRequest;
+#[cfg(feature = "block-origin-router")]
+pub use origin_router::OriginRouter;
 #[cfg(feature = "pages")]
 pub use pages::{Greeting, Page, PageSite};
 pub use pretty_urls::PrettyUrls;

@@ -63,6 +63,43 @@ pub fn is_disallowed_header(name: &str) -> bool {
             .any(|prefix| name.starts_with(prefix))
 }
 
+/// Headers CloudFront refuses as an origin's custom headers (set in the distribution or by a
+/// function in `origin.customHeaders`), beside the disallowed ones.
+/// Source: <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html>,
+/// "Custom headers that CloudFront can't add to origin requests".
+pub const ORIGIN_CUSTOM_HEADER_DENYLIST: &[&str] = &[
+    "cache-control",
+    "connection",
+    "content-length",
+    "cookie",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "max-forwards",
+    "pragma",
+    "proxy-authorization",
+    "proxy-connection",
+    "range",
+    "request-range",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "via",
+    "x-real-ip",
+];
+
+/// Whether a header may be an origin's custom header (`name` lowercase).
+pub fn is_allowed_origin_custom_header(name: &str) -> bool {
+    !ORIGIN_CUSTOM_HEADER_DENYLIST.contains(&name)
+        && !name.starts_with("x-amz-")
+        && !name.starts_with("x-edge-")
+        && !is_disallowed_header(name)
+}
+
 /// Whether CloudFront itself adds this header (device and geo data) after viewer-request.
 pub fn is_cloudfront_added_header(name: &str) -> bool {
     name.starts_with("cloudfront-viewer-")

@@ -26,6 +26,7 @@ pub const OPTIONAL_VIEWER_BLOCKS: &[&str] = &[
     "cors",
     "maintenance",
     "hotlink-protection",
+    "origin-router",
 ];
 
 /// What a block adds to each trigger's function it can run in.
@@ -188,6 +189,8 @@ impl Registry {
         let registry = registry.register::<Maintenance>();
         #[cfg(feature = "block-hotlink-protection")]
         let registry = registry.register::<HotlinkProtection>();
+        #[cfg(feature = "block-origin-router")]
+        let registry = registry.register::<OriginRouter>();
         #[cfg(feature = "origin")]
         let registry = registry
             .register::<DefaultCacheControl>()
