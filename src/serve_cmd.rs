@@ -132,10 +132,16 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
     let config_path = args.config.clone().unwrap_or_else(default_config);
     // The origin directory the store is seeded from and templates are read from.
     let config = DistributionConfig::load(&config_path).map_err(|e| e.to_string())?;
+    // A distribution of custom origins only has no bucket: its templates, if any, are beside
+    // the config.
     let origin_dir = match &args.origin_dir {
         Some(dir) => dir.clone(),
-        None => paths::origin_dir_of(&config, &config_path)
-            .ok_or("the config has no S3 origin with a local_dir")?,
+        None => paths::origin_dir_of(&config, &config_path).unwrap_or_else(|| {
+            config_path
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default()
+        }),
     };
     let (store, store_name) = if args.data.uses_dynamodb() {
         let data_args = args.data.clone();

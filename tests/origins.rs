@@ -17,10 +17,20 @@ struct Service {
 
 impl Service {
     fn start(name: &str) -> Service {
+        Service::start_on(name, "0")
+    }
+
+    /// On a given port (`"0"`: a free one).
+    fn start_on(name: &str, port: &str) -> Service {
+        Service::start_with(name, &["--port", port])
+    }
+
+    fn start_with(name: &str, args: &[&str]) -> Service {
         let script = root().join("examples/catalogue-site/api/service.py");
         let mut child = Command::new("python3")
             .arg(&script)
             .args(["--name", name, "--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -97,7 +107,7 @@ fn api_calls_reach_the_sites_own_service_split_and_kept_by_cookie() {
     let mut counts = std::collections::BTreeMap::new();
     for i in 0..200 {
         let visitor = format!("127.0.{}.{}", i / 250, i % 250 + 1);
-        let reply = http_from(&visitor, &site.address, "GET", "/api/products.json", &[]);
+        let reply = http_from(&visitor, &site.address, "GET", "/api/health", &[]);
         assert!(reply.is(200), "{}: {}", reply.status, reply.body);
         let cookie = reply.header("set-cookie").unwrap_or_default();
         let by = served_by(&reply).to_owned();
@@ -140,6 +150,7 @@ fn api_calls_reach_the_sites_own_service_split_and_kept_by_cookie() {
 
     // Around the distribution, the service refuses.
     let direct = http(&blue.address, "GET", "/api/health", &[]);
+
     assert!(direct.is(403), "{}", direct.status);
 
     // Green goes down: its visitors get CloudFront's 502, blue's are unaffected.
@@ -150,6 +161,167 @@ fn api_calls_reach_the_sites_own_service_split_and_kept_by_cookie() {
     let up = site.http("GET", "/api/health", &[("Cookie", "api-pool=api-blue")]);
     assert!(up.is(200), "{}: {}", up.status, up.body);
 
+    // Blue goes down too: the product list (an origin group: blue, then the bucket) comes from
+    // the snapshot in S3, and the visitor sees no error.
+    let mut blue = blue;
+    blue.stop();
+    let products = site.http("GET", "/api/products.json", &[]);
+    assert!(products.is(200), "{}: {}", products.status, products.body);
+    assert_eq!(products.header("server"), Some("AmazonS3"));
+    assert!(products.body.contains("\"sku\""));
+
     drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A distribution of one origin group, the primary and the secondary two deployments of the
+/// Catalogue's API, caching off, so that every request reaches an origin.
+fn failover_config(dir: &Path, primary: &str, secondary: &str) -> PathBuf {
+    let origin = |id: &str, address: &str| {
+        format!(
+            "[[origins]]\nid = \"{id}\"\nkind = \"custom\"\ndomain_name = \"{id}.api.example\"\n\
+             port = 443\nprotocol = \"https\"\nconnection_attempts = 1\nconnection_timeout_secs = 1\n\
+             read_timeout_secs = 5\ncustom_headers = {{ \"X-Origin-Verify\" = \"catalogue-edge\" }}\n\
+             local_address = \"{address}\"\n\n"
+        )
+    };
+    let text = format!(
+        "[distribution]\ncomment = \"Failover\"\nerror_caching_min_ttl = 0\n\n{}{}\
+         [[origin_groups]]\nid = \"api\"\nprimary = \"primary\"\nsecondary = \"secondary\"\n\n\
+         [cache_policies.disabled]\nmin_ttl = 0\ndefault_ttl = 0\nmax_ttl = 0\n\n\
+         [default_behavior]\norigin = \"api\"\ncache_policy = \"disabled\"\n",
+        origin("primary", primary),
+        origin("secondary", secondary)
+    );
+    let config = dir.join("distribution.toml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// What one visitor saw: when it asked (since the start), the status, who answered, how long
+/// it took.
+struct Seen {
+    at: std::time::Duration,
+    ok: bool,
+    by: String,
+    took: std::time::Duration,
+}
+
+#[test]
+fn an_origin_group_fails_over_under_load_without_a_visitor_error_and_fails_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    let dir = scratch("failover");
+    let mut primary = Service::start("primary");
+    let secondary = Service::start("secondary");
+    let port = primary.address.rsplit(':').next().unwrap().to_owned();
+    let config = failover_config(&dir, &primary.address, &secondary.address);
+    let site = Served::start("Failover", &["--config".as_ref(), config.as_os_str()]);
+
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let visitors: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, seen, address) = (stop.clone(), seen.clone(), site.address.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let at = start.elapsed();
+                    let reply = http(&address, "GET", "/api/health", &[]);
+                    let took = start.elapsed() - at;
+                    let by = reply.header("x-served-by").unwrap_or("(none)").to_owned();
+                    seen.lock().unwrap().push(Seen {
+                        at,
+                        ok: reply.is(200),
+                        by,
+                        took,
+                    });
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    let stopped_at = start.elapsed();
+    primary.stop();
+    std::thread::sleep(Duration::from_millis(1000));
+    let restarted_at = start.elapsed();
+    let _primary_again = Service::start_on("primary", &port);
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    for visitor in visitors {
+        visitor.join().unwrap();
+    }
+
+    let seen = seen.lock().unwrap();
+    let errors = seen.iter().filter(|s| !s.ok).count();
+    let by = |who: &str, from: Duration, to: Duration| {
+        seen.iter()
+            .filter(|s| s.by == who && s.at >= from && s.at < to)
+            .count()
+    };
+    let before = by("primary", Duration::ZERO, stopped_at);
+    let failed_over = by("secondary", stopped_at, restarted_at);
+    let primary_while_down = by(
+        "primary",
+        stopped_at + Duration::from_millis(50),
+        restarted_at,
+    );
+    // After the restart, the primary is used again (every request tries it first).
+    let back = by(
+        "primary",
+        restarted_at + Duration::from_millis(300),
+        start.elapsed(),
+    );
+    let first_secondary = seen
+        .iter()
+        .filter(|s| s.by == "secondary")
+        .map(|s| s.at + s.took)
+        .min()
+        .map(|t| t.saturating_sub(stopped_at));
+    let mut failover_latency: Vec<Duration> = seen
+        .iter()
+        .filter(|s| s.by == "secondary")
+        .map(|s| s.took)
+        .collect();
+    failover_latency.sort();
+    let median = failover_latency.get(failover_latency.len() / 2).copied();
+    eprintln!(
+        "failover under load: {} requests, {errors} visitor errors; primary before {before}, \
+         secondary while down {failed_over}, primary after restart {back}; first secondary \
+         answer {first_secondary:?} after the stop; failed-over requests median {median:?}, \
+         max {:?}",
+        seen.len(),
+        failover_latency.last()
+    );
+    assert_eq!(errors, 0, "no visitor sees an error");
+    assert!(
+        before > 0 && failed_over > 0 && back > 0,
+        "{before} {failed_over} {back}"
+    );
+    assert_eq!(primary_while_down, 0, "the stopped primary answered");
+
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_origin_group_fails_over_on_its_statuses_only() {
+    let dir = scratch("failover-statuses");
+    let secondary = Service::start("secondary");
+    for (status, expected_status, expected_by) in [
+        ("503", 200, "secondary"),
+        ("500", 200, "secondary"),
+        ("404", 404, "primary"),
+        ("403", 403, "primary"),
+    ] {
+        let primary = Service::start_with("primary", &["--fail-with", status]);
+        let config = failover_config(&dir, &primary.address, &secondary.address);
+        let site = Served::start("Failover", &["--config".as_ref(), config.as_os_str()]);
+        let reply = site.http("GET", "/api/health", &[]);
+        assert!(reply.is(expected_status), "{status}: {}", reply.status);
+        assert_eq!(served_by(&reply), expected_by, "primary answering {status}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

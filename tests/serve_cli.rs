@@ -97,7 +97,7 @@ fn a_bad_config_is_refused_at_start_with_its_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(&format!(
-            "distribution.toml:{line}: unknown origin `nowhere`"
+            "distribution.toml:{line}: unknown origin or origin group `nowhere`"
         )),
         "{stderr}"
     );

@@ -29,6 +29,9 @@ pub const METHOD_SETS: [&[&str]; 3] = [
 pub struct DistributionConfig {
     pub distribution: DistributionSettings,
     pub origins: Vec<Spanned<OriginConfig>>,
+    /// Primary and secondary origins with failover; a behavior may name one as its `origin`.
+    #[serde(default)]
+    pub origin_groups: Vec<Spanned<OriginGroup>>,
     #[serde(default)]
     pub cache_policies: BTreeMap<String, CachePolicy>,
     #[serde(default)]
@@ -92,6 +95,12 @@ pub struct OriginConfig {
     /// `OriginCustomHeaders`: a secret the origin checks, say).
     #[serde(default)]
     pub custom_headers: BTreeMap<String, String>,
+    /// Attempts to connect before CloudFront gives up on the origin (or fails over): 1–3.
+    #[serde(default = "default_connection_attempts")]
+    pub connection_attempts: u32,
+    /// Seconds each connection attempt may take: 1–10.
+    #[serde(default = "default_connection_timeout")]
+    pub connection_timeout_secs: u64,
     /// Custom origins: where `serve` reaches this origin on this machine (`127.0.0.1:8791`),
     /// over plain HTTP, in place of `domain_name` and `port`. A function that sends a request to
     /// an origin with this `domain_name` reaches it there too.
@@ -101,6 +110,38 @@ pub struct OriginConfig {
 
 fn default_read_timeout() -> u64 {
     30
+}
+
+fn default_connection_attempts() -> u32 {
+    3
+}
+
+fn default_connection_timeout() -> u64 {
+    10
+}
+
+/// An origin group: requests go to `primary`; a GET, HEAD or OPTIONS request that it answers
+/// with one of `failover_statuses`, or cannot be connected to, or that times out, is sent again
+/// to `secondary` (origin-request runs again, with the secondary in the event).
+/// <https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/high_availability_origin_failover.html>
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginGroup {
+    pub id: String,
+    pub primary: String,
+    pub secondary: String,
+    #[serde(default = "default_failover_statuses")]
+    pub failover_statuses: Vec<u16>,
+}
+
+/// The statuses CloudFront can fail over on.
+pub const FAILOVER_STATUSES: [u16; 8] = [400, 403, 404, 416, 500, 502, 503, 504];
+
+/// The methods CloudFront fails over for; a behavior that allows others cannot use a group.
+pub const FAILOVER_METHODS: [&str; 3] = ["GET", "HEAD", "OPTIONS"];
+
+fn default_failover_statuses() -> Vec<u16> {
+    vec![500, 502, 503, 504]
 }
 
 /// What goes into the cache key (and so reaches the origin), and for how long answers are kept.
@@ -340,6 +381,24 @@ impl DistributionConfig {
                 }
                 _ => {}
             }
+            if !(1..=3).contains(&o.connection_attempts) {
+                return Err((
+                    Some(origin.span()),
+                    format!(
+                        "origin `{}`: `connection_attempts` {} is outside 1-3",
+                        o.id, o.connection_attempts
+                    ),
+                ));
+            }
+            if !(1..=10).contains(&o.connection_timeout_secs) {
+                return Err((
+                    Some(origin.span()),
+                    format!(
+                        "origin `{}`: `connection_timeout_secs` {} is outside 1-10",
+                        o.id, o.connection_timeout_secs
+                    ),
+                ));
+            }
             if let Some(address) = &o.local_address
                 && address.parse::<std::net::SocketAddr>().is_err()
             {
@@ -378,6 +437,57 @@ impl DistributionConfig {
                         ),
                     ));
                 }
+            }
+        }
+        let mut group_ids = std::collections::BTreeSet::new();
+        for group in &self.origin_groups {
+            let g = group.get_ref();
+            let span = Some(group.span());
+            if origin_ids.contains(g.id.as_str()) || !group_ids.insert(g.id.as_str()) {
+                return Err((
+                    span,
+                    format!(
+                        "origin group `{}`: another origin or group has that id",
+                        g.id
+                    ),
+                ));
+            }
+            for member in [&g.primary, &g.secondary] {
+                if !origin_ids.contains(member.as_str()) {
+                    return Err((
+                        span,
+                        format!("origin group `{}`: unknown origin `{member}`", g.id),
+                    ));
+                }
+            }
+            if g.primary == g.secondary {
+                return Err((
+                    span,
+                    format!(
+                        "origin group `{}`: the primary and the secondary are one origin",
+                        g.id
+                    ),
+                ));
+            }
+            if g.failover_statuses.is_empty() {
+                return Err((
+                    span,
+                    format!("origin group `{}`: `failover_statuses` is empty", g.id),
+                ));
+            }
+            if let Some(bad) = g
+                .failover_statuses
+                .iter()
+                .find(|s| !FAILOVER_STATUSES.contains(s))
+            {
+                return Err((
+                    span,
+                    format!(
+                        "origin group `{}`: CloudFront cannot fail over on {bad} (only on {})",
+                        g.id,
+                        FAILOVER_STATUSES.map(|s| s.to_string()).join(", ")
+                    ),
+                ));
             }
         }
         if let Err(e) = self.data.check() {
@@ -477,11 +587,30 @@ impl DistributionConfig {
         origin_ids: &std::collections::BTreeSet<&str>,
         functions: &BTreeMap<&str, &FunctionConfig>,
     ) -> Result<(), (Option<std::ops::Range<usize>>, String)> {
-        if !origin_ids.contains(behavior.origin.get_ref().as_str()) {
-            return Err((
-                Some(behavior.origin.span()),
-                format!("unknown origin `{}`", behavior.origin.get_ref()),
-            ));
+        let target = behavior.origin.get_ref().as_str();
+        match self.origin_group(target) {
+            Some(_) => {
+                if let Some(method) = behavior
+                    .methods()
+                    .into_iter()
+                    .find(|m| !FAILOVER_METHODS.contains(&m.as_str()))
+                {
+                    return Err((
+                        Some(behavior.allowed_methods.span()),
+                        format!(
+                            "a behavior with the origin group `{target}` may allow only GET, HEAD \
+                             and OPTIONS (CloudFront fails over only those), not {method}"
+                        ),
+                    ));
+                }
+            }
+            None if !origin_ids.contains(target) => {
+                return Err((
+                    Some(behavior.origin.span()),
+                    format!("unknown origin or origin group `{target}`"),
+                ));
+            }
+            None => {}
         }
         let mut sorted = behavior.methods();
         sorted.sort();
@@ -549,6 +678,13 @@ impl DistributionConfig {
         Ok(())
     }
 
+    pub fn origin_group(&self, id: &str) -> Option<&OriginGroup> {
+        self.origin_groups
+            .iter()
+            .map(|g| g.get_ref())
+            .find(|g| g.id == id)
+    }
+
     pub fn origin(&self, id: &str) -> Option<&OriginConfig> {
         self.origins
             .iter()
@@ -607,7 +743,11 @@ mod tests {
             1,
         );
         let err = refuse(&text);
-        assert!(err.message.contains("unknown origin `nowhere`"), "{err}");
+        assert!(
+            err.message
+                .contains("unknown origin or origin group `nowhere`"),
+            "{err}"
+        );
         let line = text
             .lines()
             .position(|l| l.contains("\"nowhere\""))
@@ -615,6 +755,77 @@ mod tests {
             + 1;
         assert_eq!(err.line, Some(line), "{err}");
         assert!(err.to_string().starts_with(&format!("d.toml:{line}: ")));
+    }
+
+    #[test]
+    fn origin_groups_are_checked_as_cloudfront_checks_them() {
+        let catalogue = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/catalogue-site/distribution.toml"),
+        )
+        .unwrap();
+        let config = DistributionConfig::parse(&catalogue, Path::new("d.toml")).unwrap();
+        let group = config.origin_group("products").unwrap();
+        assert_eq!(
+            (group.primary.as_str(), group.secondary.as_str()),
+            ("api-blue", "catalogue-s3")
+        );
+        for (from, to, expected) in [
+            (
+                "failover_statuses = [500, 502, 503, 504]",
+                "failover_statuses = [500, 501]",
+                "cannot fail over on 501",
+            ),
+            (
+                "failover_statuses = [500, 502, 503, 504]",
+                "failover_statuses = []",
+                "is empty",
+            ),
+            (
+                "secondary = \"catalogue-s3\"",
+                "secondary = \"api-blue\"",
+                "are one origin",
+            ),
+            (
+                "secondary = \"catalogue-s3\"",
+                "secondary = \"nowhere\"",
+                "unknown origin `nowhere`",
+            ),
+            (
+                "id = \"products\"",
+                "id = \"api-green\"",
+                "another origin or group has that id",
+            ),
+            (
+                "allowed_methods = [\"GET\", \"HEAD\", \"OPTIONS\"]\ncache_policy = \"products\"",
+                "allowed_methods = [\"GET\", \"HEAD\", \"OPTIONS\", \"PUT\", \"POST\", \"PATCH\", \"DELETE\"]\ncache_policy = \"products\"",
+                "may allow only GET, HEAD and OPTIONS",
+            ),
+            (
+                "connection_attempts = 2",
+                "connection_attempts = 4",
+                "outside 1-3",
+            ),
+            (
+                "connection_timeout_secs = 2",
+                "connection_timeout_secs = 11",
+                "outside 1-10",
+            ),
+            (
+                "local_address = \"127.0.0.1:8791\"",
+                "local_address = \"localhost\"",
+                "not an address and port",
+            ),
+            (
+                "custom_headers = { \"X-Origin-Verify\"",
+                "custom_headers = { \"Via\"",
+                "cannot add `Via`",
+            ),
+        ] {
+            assert!(catalogue.contains(from), "{from}");
+            let err = refuse(&catalogue.replacen(from, to, 1));
+            assert!(err.message.contains(expected), "{to}: {err}");
+        }
     }
 
     #[test]

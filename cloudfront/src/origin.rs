@@ -139,19 +139,19 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// A custom HTTP origin (plain HTTP: the local distribution talks to loopback servers).
+/// Custom HTTP origins (plain HTTP: the local distribution talks to loopback servers), reached
+/// with one origin's connection settings.
 #[derive(Clone)]
 pub struct HttpOrigins {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Connection attempts before the origin counts as unreachable (CloudFront: 1–3).
+    attempts: u32,
 }
 
 impl Default for HttpOrigins {
+    /// CloudFront's defaults: 3 attempts of 10 s each.
     fn default() -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        HttpOrigins {
-            client: Client::builder(TokioExecutor::new()).build(connector),
-        }
+        HttpOrigins::new(Duration::from_secs(10), 3)
     }
 }
 
@@ -167,6 +167,15 @@ pub struct OriginRequest<'a> {
 }
 
 impl HttpOrigins {
+    pub fn new(connect_timeout: Duration, attempts: u32) -> HttpOrigins {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(connect_timeout));
+        HttpOrigins {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            attempts: attempts.max(1),
+        }
+    }
+
     pub async fn fetch(&self, request: OriginRequest<'_>) -> Result<HttpResponse, OriginError> {
         let origin = request.address;
         let uri = format!("http://{origin}{}", request.path);
@@ -183,14 +192,23 @@ impl HttpOrigins {
         let host = request.headers.get("host").unwrap_or(&origin).to_owned();
         let http_request = builder
             .header("host", host)
-            .body(Full::new(request.body))
+            .body(request.body)
             .map_err(|e| OriginError::BadResponse(origin.clone(), e.to_string()))?;
         let answer = tokio::time::timeout(request.timeout, async {
-            let response = self
-                .client
-                .request(http_request)
-                .await
-                .map_err(|e| OriginError::Unreachable(origin.clone(), error_chain(&e)))?;
+            let (parts, body) = http_request.into_parts();
+            let mut attempt = 1;
+            let response = loop {
+                let again = hyper::Request::from_parts(parts.clone(), Full::new(body.clone()));
+                match self.client.request(again).await {
+                    Ok(response) => break response,
+                    // Only a failed connection is tried again: a request that reached the origin
+                    // may have done something there.
+                    Err(e) if e.is_connect() && attempt < self.attempts => attempt += 1,
+                    Err(e) => {
+                        return Err(OriginError::Unreachable(origin.clone(), error_chain(&e)));
+                    }
+                }
+            };
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_ORIGIN_BODY_BYTES)
                 .collect()

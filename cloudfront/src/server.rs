@@ -163,10 +163,10 @@ fn log_line(method: &str, target: &str, answer: &ViewerResponse, started: Instan
         } else {
             &log.cache
         },
-        if log.origin.is_empty() {
-            String::new()
-        } else {
-            format!(" origin={}", log.origin)
+        match (&log.origin, &log.failed_over) {
+            (origin, _) if origin.is_empty() => String::new(),
+            (origin, None) => format!(" origin={origin}"),
+            (origin, Some(why)) => format!(" origin={origin} failed-over=\"{why}\""),
         },
         answer.body.len(),
         started.elapsed().as_secs_f64() * 1000.0

@@ -430,6 +430,8 @@ pub fn template(
         .map(|o| o.get_ref())
         .map(|o| {
             let mut origin = origin(o);
+            origin["ConnectionAttempts"] = json!(o.connection_attempts);
+            origin["ConnectionTimeout"] = json!(o.connection_timeout_secs);
             if !o.custom_headers.is_empty() {
                 origin["OriginCustomHeaders"] = o
                     .custom_headers
@@ -457,6 +459,27 @@ pub fn template(
     });
     if let Some(root) = &config.distribution.default_root_object {
         distribution["DefaultRootObject"] = json!(root);
+    }
+    if !config.origin_groups.is_empty() {
+        let groups: Vec<Value> = config
+            .origin_groups
+            .iter()
+            .map(|g| g.get_ref())
+            .map(|g| {
+                json!({
+                    "Id": g.id,
+                    "FailoverCriteria": {"StatusCodes": {
+                        "Quantity": g.failover_statuses.len(),
+                        "Items": g.failover_statuses,
+                    }},
+                    "Members": {
+                        "Quantity": 2,
+                        "Items": [{"OriginId": g.primary}, {"OriginId": g.secondary}],
+                    },
+                })
+            })
+            .collect();
+        distribution["OriginGroups"] = json!({"Quantity": groups.len(), "Items": groups});
     }
     // CloudFront keeps errors 10 s unless a custom error response for the code says otherwise.
     if config.distribution.error_caching_min_ttl != 10 {

@@ -53,54 +53,95 @@ impl Distribution {
     pub(super) async fn miss(
         &self,
         behavior: &ResolvedBehavior,
-        request: Request,
+        viewer_request: Request,
         request_id: &str,
         key: &str,
         viewer_body: Bytes,
     ) -> Arc<MissOutcome> {
         let mut log = RequestLog::default();
         let mut function_failed = false;
-        let mut request = self.origin_request(behavior, request, &viewer_body);
+        // The primary, then (origin groups) the secondary when the primary fails for a method
+        // CloudFront fails over.
+        let mut origins = vec![behavior.origin.as_str()];
+        if let Some(failover) = &behavior.failover
+            && FAILOVER_METHODS.contains(&viewer_request.method.as_str())
+        {
+            origins.push(failover.secondary.as_str());
+        }
+        let mut request = viewer_request.clone();
         let response = 'fetch: {
-            if let Some(association) = behavior.functions.get(&EventType::OriginRequest) {
-                let cf = self.cf(EventType::OriginRequest, request_id, request.clone(), None);
-                match self.call(association, cf, &mut log).await {
-                    Ok(FunctionResult::Request(edited)) => request = apply_body(edited, &request),
-                    Ok(FunctionResult::Response(generated)) => {
-                        // Cached like an origin answer; origin-response does not run.
-                        let mut response = generated_response(generated);
-                        set_header(
-                            &mut response.headers,
-                            "X-Cache",
-                            "LambdaGeneratedResponse from cloudfront",
-                        );
-                        break 'fetch response;
+            let mut answered = None;
+            for (attempt, origin_id) in origins.iter().enumerate() {
+                let last = attempt + 1 == origins.len();
+                request =
+                    self.origin_request(behavior, origin_id, viewer_request.clone(), &viewer_body);
+                // Origin-request runs for each origin tried, with that origin in the event.
+                if let Some(association) = behavior.functions.get(&EventType::OriginRequest) {
+                    let cf = self.cf(EventType::OriginRequest, request_id, request.clone(), None);
+                    match self.call(association, cf, &mut log).await {
+                        Ok(FunctionResult::Request(edited)) => {
+                            request = apply_body(edited, &request);
+                        }
+                        Ok(FunctionResult::Response(generated)) => {
+                            // Cached like an origin answer; origin-response does not run.
+                            let mut response = generated_response(generated);
+                            set_header(
+                                &mut response.headers,
+                                "X-Cache",
+                                "LambdaGeneratedResponse from cloudfront",
+                            );
+                            break 'fetch response;
+                        }
+                        Err(failure) => {
+                            function_failed = true;
+                            break 'fetch self.function_failed(failure, &mut log);
+                        }
                     }
-                    Err(failure) => {
-                        function_failed = true;
-                        break 'fetch self.function_failed(failure, &mut log);
+                }
+                let body = match &request.body {
+                    Some(b) if b.action == BodyAction::Replace => raw_bytes(b),
+                    _ => viewer_body.clone(),
+                };
+                log.origin = self.origin_name(request.origin.as_ref());
+                let failover_statuses = behavior.failover.as_ref().map(|f| &f.statuses);
+                match self.fetch_origin(origin_id, &request, body).await {
+                    Ok(origin)
+                        if !last
+                            && failover_statuses.is_some_and(|s| s.contains(&origin.status)) =>
+                    {
+                        log.failed_over =
+                            Some(format!("{} answered {}", log.origin, origin.status));
+                    }
+                    Ok(origin) => {
+                        answered = Some(origin);
+                        break;
+                    }
+                    Err(err) if !last => {
+                        tracing::warn!("{err}; failing over");
+                        log.failed_over = Some(format!("{}: {err}", log.origin));
+                    }
+                    Err(err) => {
+                        tracing::warn!("{err}");
+                        log.error = Some(err.to_string());
+                        break 'fetch match err {
+                            crate::origin::OriginError::Timeout(..) => edge_error(
+                                504,
+                                "CloudFront attempted to establish a connection with the origin, \
+                                 but either the attempt failed or the origin closed the connection.",
+                                "Error",
+                            ),
+                            _ => edge_error(
+                                502,
+                                "CloudFront wasn't able to connect to the origin.",
+                                "Error",
+                            ),
+                        };
                     }
                 }
             }
-            let body = match &request.body {
-                Some(b) if b.action == BodyAction::Replace => raw_bytes(b),
-                _ => viewer_body.clone(),
+            let Some(mut response) = answered else {
+                unreachable!("the last origin tried answers or breaks out")
             };
-            log.origin = self.origin_name(request.origin.as_ref());
-            let origin = match self.fetch_origin(behavior, &request, body).await {
-                Ok(origin) => origin,
-                Err(err) => {
-                    tracing::warn!("{err}");
-                    let response = edge_error(
-                        502,
-                        "CloudFront wasn't able to connect to the origin.",
-                        "Error",
-                    );
-                    log.error = Some(err.to_string());
-                    break 'fetch response;
-                }
-            };
-            let mut response = origin;
             if let Some(association) = behavior.functions.get(&EventType::OriginResponse) {
                 let event_response = response.event_response();
                 let cf = self.cf(
@@ -151,6 +192,7 @@ impl Distribution {
     pub(super) fn origin_request(
         &self,
         behavior: &ResolvedBehavior,
+        origin_id: &str,
         mut request: Request,
         viewer_body: &Bytes,
     ) -> Request {
@@ -201,10 +243,7 @@ impl Distribution {
             (QueryStrings::None, QueryStrings::None) => QueryStrings::None,
         };
         request.querystring = cache::select_query(&query_policy, &request.querystring);
-        let origin = self
-            .config
-            .origin(&behavior.origin)
-            .expect("resolved at start");
+        let origin = self.config.origin(origin_id).expect("resolved at start");
         headers.set("Host", origin.domain_name.as_str());
         let mut custom_headers = Headers::new();
         for (name, value) in &origin.custom_headers {
@@ -282,13 +321,13 @@ impl Distribution {
 
     pub(super) async fn fetch_origin(
         &self,
-        behavior: &ResolvedBehavior,
+        origin_id: &str,
         request: &Request,
         body: Bytes,
     ) -> Result<HttpResponse, crate::origin::OriginError> {
         let timeout = Duration::from_secs(
             self.config
-                .origin(&behavior.origin)
+                .origin(origin_id)
                 .map(|o| o.read_timeout_secs)
                 .unwrap_or(30),
         );
@@ -327,6 +366,8 @@ impl Distribution {
                     headers.0.insert(name.clone(), entries.clone());
                 }
                 self.http
+                    .get(&custom.domain_name)
+                    .unwrap_or(&self.http_default)
                     .fetch(OriginRequest {
                         address,
                         path: format!("{}{}{query}", custom.path, request.uri),

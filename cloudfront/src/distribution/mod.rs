@@ -27,8 +27,8 @@ use edge_functions::{EventType, Headers, Request};
 
 use crate::cache::{self, Cache, HttpResponse};
 use crate::config::{
-    Behavior, CachePolicy, DistributionConfig, FunctionConfig, OriginKind, OriginRequestPolicy,
-    QueryStrings,
+    Behavior, CachePolicy, DistributionConfig, FAILOVER_METHODS, FunctionConfig, OriginKind,
+    OriginRequestPolicy, QueryStrings,
 };
 use crate::origin::{HttpOrigins, OriginRequest, S3Directory};
 use crate::pattern;
@@ -127,6 +127,8 @@ pub struct RequestLog {
     pub triggers: Vec<(EventType, Duration)>,
     /// The origin that answered a miss: its id in the config, else its domain.
     pub origin: String,
+    /// Why the primary of an origin group was passed over for the secondary.
+    pub failed_over: Option<String>,
     /// Why the request failed, for the operator (a broken rule, a function error).
     pub error: Option<String>,
 }
@@ -158,11 +160,20 @@ struct Association {
 /// A behavior with its policies and functions looked up once, at start.
 struct ResolvedBehavior {
     pattern: Option<String>,
+    /// The origin's id; with an origin group, its primary.
     origin: String,
+    /// With an origin group: where a failed request goes next.
+    failover: Option<Failover>,
     allowed_methods: Vec<String>,
     cache_policy: CachePolicy,
     origin_request_policy: Option<OriginRequestPolicy>,
     functions: HashMap<EventType, Association>,
+}
+
+/// An origin group's secondary, and the primary's statuses that send a request there.
+struct Failover {
+    secondary: String,
+    statuses: Vec<u16>,
 }
 
 impl ResolvedBehavior {
@@ -185,7 +196,10 @@ pub struct Distribution {
     data: DataSources,
     cache: Cache,
     s3: HashMap<String, S3Directory>,
-    http: HttpOrigins,
+    /// Custom origins the config declares, by domain name, with their connection settings.
+    http: HashMap<String, HttpOrigins>,
+    /// Custom origins it does not (a function may send a request anywhere).
+    http_default: HttpOrigins,
     request_counter: std::sync::atomic::AtomicU64,
 }
 
@@ -217,9 +231,14 @@ fn resolve(
             },
         );
     }
+    let group = config.origin_group(behavior.origin.get_ref());
     Ok(ResolvedBehavior {
         pattern: behavior.path_pattern.as_ref().map(|p| p.get_ref().clone()),
-        origin: behavior.origin.get_ref().clone(),
+        origin: group.map_or_else(|| behavior.origin.get_ref().clone(), |g| g.primary.clone()),
+        failover: group.map(|g| Failover {
+            secondary: g.secondary.clone(),
+            statuses: g.failover_statuses.clone(),
+        }),
         allowed_methods: behavior.methods(),
         cache_policy: config.cache_policies[behavior.cache_policy.get_ref()].clone(),
         origin_request_policy: behavior
@@ -287,13 +306,27 @@ impl Distribution {
                 s3.insert(origin.domain_name.clone(), S3Directory { dir });
             }
         }
+        let http = config
+            .origins
+            .iter()
+            .map(|o| o.get_ref())
+            .filter(|o| o.kind == OriginKind::Custom)
+            .map(|o| {
+                let connect = Duration::from_secs(o.connection_timeout_secs);
+                (
+                    o.domain_name.clone(),
+                    HttpOrigins::new(connect, o.connection_attempts),
+                )
+            })
+            .collect();
         Ok(Distribution {
             config,
             behaviors,
             data,
             cache: Cache::new(cache_bytes),
             s3,
-            http: HttpOrigins::default(),
+            http,
+            http_default: HttpOrigins::default(),
             request_counter: Default::default(),
         })
     }

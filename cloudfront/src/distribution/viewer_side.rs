@@ -220,6 +220,7 @@ impl Distribution {
         }
         log.error.clone_from(&outcome.log.error);
         log.origin.clone_from(&outcome.log.origin);
+        log.failed_over.clone_from(&outcome.log.failed_over);
         if outcome.function_failed {
             return response;
         }

@@ -45,6 +45,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def handle_any(self):
+        if self.server.fail_with:
+            return self.answer(self.server.fail_with, {"error": "this deployment is broken"})
         name, value = self.server.verify
         if name and self.headers.get(name) != value:
             return self.answer(403, {"error": "not through CloudFront"})
@@ -81,12 +83,20 @@ def main():
         default="X-Origin-Verify=catalogue-edge",
         help="NAME=VALUE a request must carry (CloudFront's custom origin header); '' for none",
     )
+    parser.add_argument(
+        "--fail-with",
+        type=int,
+        default=0,
+        metavar="STATUS",
+        help="answer every request with this status (a broken deployment, for failover tests)",
+    )
     args = parser.parse_args()
     name, _, value = args.verify_header.partition("=")
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     server.name = args.name
     server.verify = (name.strip(), value)
+    server.fail_with = args.fail_with
     print(f"catalogue-api {args.name} on http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
