@@ -12,6 +12,7 @@ mod blocks_cmd;
 mod check_cmd;
 mod data_args;
 mod event_cmd;
+mod hash_password_cmd;
 mod invoke_cmd;
 mod new_cmd;
 mod package_cmd;
@@ -64,6 +65,7 @@ enum Command {
     Package(package_cmd::PackageArgs),
     Blocks(blocks_cmd::BlocksArgs),
     Check(check_cmd::CheckArgs),
+    HashPassword(hash_password_cmd::HashPasswordArgs),
     #[cfg(feature = "dynamodb")]
     Seed(seed_cmd::SeedArgs),
 }
@@ -93,6 +95,7 @@ pub fn main(registry: Registry) -> ExitCode {
         Command::Package(args) => package_cmd::package(args),
         Command::Blocks(args) => blocks_cmd::blocks(args),
         Command::Check(args) => check_cmd::check(args),
+        Command::HashPassword(args) => hash_password_cmd::hash_password(args),
         #[cfg(feature = "dynamodb")]
         Command::Seed(args) => seed_cmd::seed(args),
     }

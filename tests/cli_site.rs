@@ -182,3 +182,49 @@ fn a_read_outside_the_cache_key_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn hash_password_reads_stdin_and_its_hash_opens_a_basic_auth_block() {
+    use std::io::Write;
+    let hash_of = |password: &str, args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgekit"))
+            .arg("hash-password")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = hash_of("open sesame\n", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("pbkdf2-sha256$10000$"), "{hash}");
+    assert!(!hash.contains("open sesame"));
+    let parsed = edge_functions::blocks::basic_auth::PasswordHash::parse(&hash).unwrap();
+    assert!(
+        parsed.verify("open sesame"),
+        "the newline is not part of it"
+    );
+    assert!(!parsed.verify("open sesame\n"));
+    // A new salt each time.
+    let again = hash_of("open sesame", &[]);
+    assert_ne!(String::from_utf8(again.stdout).unwrap().trim(), hash);
+    // Nonsense is refused with a reason.
+    let empty = hash_of("", &[]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("empty"));
+    let weak = hash_of("x", &["--iterations", "10"]);
+    assert_eq!(weak.status.code(), Some(2));
+}

@@ -325,3 +325,33 @@ fn an_origin_group_fails_over_on_its_statuses_only() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_catalogue_preview_asks_for_its_password() {
+    let dir = scratch("preview");
+    let config = catalogue_config(&dir, "127.0.0.1:9", "127.0.0.1:9");
+    let site = Served::start("The Catalogue", &["--config".as_ref(), config.as_os_str()]);
+    let asked = site.http("GET", "/preview/index.html", &[]);
+    assert!(asked.is(401), "{}", asked.status);
+    assert!(
+        asked
+            .header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Basic realm=\"Catalogue preview\""))
+    );
+    // team:catalogue-preview (the fixture's password; the declaration has only its hash).
+    let open = site.http(
+        "GET",
+        "/preview/index.html",
+        &[("Authorization", "Basic dGVhbTpjYXRhbG9ndWUtcHJldmlldw==")],
+    );
+    assert!(open.is(200), "{}", open.status);
+    assert!(open.body.contains("Next season"));
+    // A cached copy is not a way around it: viewer-request runs before the cache.
+    assert!(site.http("GET", "/preview/index.html", &[]).is(401));
+    assert!(
+        site.http("GET", "/index.html", &[]).is(200),
+        "the rest is public"
+    );
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

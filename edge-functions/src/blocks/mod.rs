@@ -5,6 +5,8 @@
 //! is named and given its settings. Nothing here knows a site.
 
 pub mod access;
+#[cfg(feature = "block-basic-auth")]
+pub mod basic_auth;
 pub mod cache_control;
 pub mod canonical_host;
 pub mod cors;
@@ -91,6 +93,8 @@ impl std::hash::Hasher for Fnv1a {
 }
 
 pub use access::{HotlinkProtection, Maintenance};
+#[cfg(feature = "block-basic-auth")]
+pub use basic_auth::BasicAuthSettings;
 pub use cache_control::DefaultCacheControl;
 pub use canonical_host::CanonicalHost;
 pub use cors::Cors;

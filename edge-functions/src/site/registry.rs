@@ -27,6 +27,7 @@ pub const OPTIONAL_VIEWER_BLOCKS: &[&str] = &[
     "maintenance",
     "hotlink-protection",
     "origin-router",
+    "basic-auth",
 ];
 
 /// What a block adds to each trigger's function it can run in.
@@ -191,6 +192,8 @@ impl Registry {
         let registry = registry.register::<HotlinkProtection>();
         #[cfg(feature = "block-origin-router")]
         let registry = registry.register::<OriginRouter>();
+        #[cfg(feature = "block-basic-auth")]
+        let registry = registry.register::<BasicAuthSettings>();
         #[cfg(feature = "origin")]
         let registry = registry
             .register::<DefaultCacheControl>()
