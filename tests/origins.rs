@@ -355,3 +355,39 @@ fn the_catalogue_preview_asks_for_its_password() {
     drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn catalogue_price_lists_only_for_shipping_countries_each_cached_apart() {
+    let dir = scratch("geo");
+    let config = catalogue_config(&dir, "127.0.0.1:9", "127.0.0.1:9");
+    let site = Served::start("The Catalogue", &["--config".as_ref(), config.as_os_str()]);
+    let from = |country: &str| {
+        site.http(
+            "GET",
+            "/downloads/price-list.csv",
+            &[("X-Edgekit-Country", country)],
+        )
+    };
+    let us = from("US");
+    assert!(us.is(200), "{}", us.status);
+    assert!(us.body.contains("a100,Lamp"));
+    assert_eq!(us.header("content-disposition"), Some("attachment"));
+    // Japan after the US: the US copy is cached, but not for Japan.
+    let japan = from("JP");
+    assert!(japan.is(403), "{}", japan.status);
+    assert!(japan.body.contains("We do not ship to your country yet"));
+    assert!(
+        from("JP")
+            .header("x-cache")
+            .is_some_and(|c| c.starts_with("Hit"))
+    );
+    let again = from("US");
+    assert!(
+        again.is(200)
+            && again
+                .header("x-cache")
+                .is_some_and(|c| c.starts_with("Hit"))
+    );
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,6 +1,6 @@
 // The second example site, Northwind Docs (examples/docs-site), in headless Chromium: the home
 // page listing the most read articles, an article that counts its view, a moved link, the
-// guide in the visitor's language, the site's own 404 page, and its own CSP.
+// guide in the reader's language (the browser's, else the country's), the site's own 404 page, and its own CSP.
 //
 // Needs `edgekit serve --config examples/docs-site/distribution.toml` at $EDGEKIT_DOCS_URL
 // (scripts/test starts one) and Debian's Chromium at $CHROMIUM (default /usr/bin/chromium).
@@ -53,14 +53,22 @@ test('the most read articles, an article that counts its view, a moved link', as
   await context.close();
 });
 
-test('the guide in the visitor\'s language, and the site\'s own 404 page', async () => {
-  const german = await browser.newContext({ extraHTTPHeaders: { 'X-Country': 'DE' } });
+test('the guide in the reader\'s language (browser, else country), and the site\'s own 404 page', async () => {
+  // A browser set to German (Accept-Language: de-DE), wherever its reader is.
+  const german = await browser.newContext({ locale: 'de-DE', extraHTTPHeaders: { 'X-Country': 'US' } });
   const { page, problems } = await openPage(german);
   await page.goto(base + '/guide/');
   assert.ok(page.url().endsWith('/de/guide/index.html'), page.url());
   assert.equal(await page.locator('h1').textContent(), 'Das Handbuch');
   assert.deepEqual(problems, []);
   await german.close();
+
+  // A browser in a language the guide is not in: the reader's country decides.
+  const inFrance = await browser.newContext({ locale: 'ja-JP', extraHTTPHeaders: { 'X-Country': 'FR' } });
+  const french = await inFrance.newPage();
+  await french.goto(base + '/guide/');
+  assert.ok(french.url().endsWith('/fr/guide/index.html'), french.url());
+  await inFrance.close();
 
   const context = await browser.newContext();
   const visitor = await context.newPage();

@@ -1,4 +1,5 @@
-//! Country routing: visitors from listed countries go to their own part of the site.
+//! By the viewer's country: visitors from listed countries go to their own part of the site
+//! (`country-redirect`), or are let in or kept out (`geo-access`).
 
 use std::collections::BTreeMap;
 
@@ -156,6 +157,140 @@ status = 302"#;
     }
 }
 
+/// The `geo-access` block: paths only visitors from some countries may see (licensing, shipping,
+/// sanctions), refused with the site's own page to the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeoAccess {
+    /// Only these countries get in (`allow`), or all but these (`deny`): give one.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// Paths under these prefixes; none: every path.
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+    /// The refusal's HTML: the site's own words.
+    pub page: String,
+    #[serde(default = "forbidden")]
+    pub status: u16,
+    /// The refusal is cached per country (the header is in the cache key).
+    #[serde(default = "default_cache_control")]
+    pub cache_control: String,
+}
+
+fn forbidden() -> u16 {
+    403
+}
+
+impl GeoAccess {
+    /// Whether a visitor from `country` (none: CloudFront did not know) gets in.
+    fn admits(&self, country: Option<&str>) -> bool {
+        let listed = |list: &[String]| {
+            country.is_some_and(|c| list.iter().any(|l| l.eq_ignore_ascii_case(c)))
+        };
+        if self.allow.is_empty() {
+            !listed(&self.deny)
+        } else {
+            listed(&self.allow)
+        }
+    }
+}
+
+impl OriginRequestStep for GeoAccess {
+    fn origin_request(
+        &self,
+        request: &mut RequestEdit<'_>,
+        _origin: &mut Option<Origin>,
+        _data: &Supplied,
+    ) -> Result<Flow, FunctionError> {
+        let routed = self.prefixes.is_empty()
+            || self
+                .prefixes
+                .iter()
+                .any(|p| request.uri.starts_with(p.as_str()));
+        if !routed || self.admits(request.headers.get(COUNTRY_HEADER)) {
+            return Ok(Flow::Continue);
+        }
+        let mut response = Response::new(self.status);
+        response
+            .headers
+            .set("Content-Type", "text/html; charset=utf-8");
+        response
+            .headers
+            .set("Cache-Control", self.cache_control.as_str());
+        response.body = Some(self.page.clone());
+        Ok(Flow::Respond(response))
+    }
+
+    fn header_reads(&self, reads: &mut HeaderReads) {
+        reads.request(COUNTRY_HEADER);
+    }
+
+    fn paths(&self) -> Paths {
+        if self.prefixes.is_empty() {
+            Paths::Any
+        } else {
+            Paths::Only(
+                self.prefixes
+                    .iter()
+                    .cloned()
+                    .map(PathSpec::Prefix)
+                    .collect(),
+            )
+        }
+    }
+}
+
+impl crate::site::Block for GeoAccess {
+    const NAME: &'static str = "geo-access";
+    const SUMMARY: &'static str = "Paths only visitors from some countries may see: `allow` lets only those \
+countries in, `deny` keeps those out (a visitor CloudFront cannot place is outside every list); the \
+others get `page` with `status` (403). Origin-request, as CloudFront-Viewer-Country exists only from \
+there: the header must be in the cache key of the behaviors under `prefixes` (the distribution check \
+says so), so each country's answer is cached apart. To close a whole distribution to countries, \
+CloudFront's own geographic restriction costs nothing per request.";
+    const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::OriginRequest];
+    const EXAMPLE: &'static str = r#"allow = ["US", "CA", "GB"]
+prefixes = ["/downloads/"]
+page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not available</title></head><body><h1>Not available in your country</h1></body></html>"
+status = 403"#;
+
+    fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
+        if self.allow.is_empty() == self.deny.is_empty() {
+            return Err(
+                "give `allow` (only these countries) or `deny` (all but these), one of them".into(),
+            );
+        }
+        if let Some(bad) = self
+            .allow
+            .iter()
+            .chain(&self.deny)
+            .find(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(format!(
+                "`{bad}` is not a country code as CloudFront sends it (two capitals, DE)"
+            ));
+        }
+        if !(400..600).contains(&self.status) {
+            return Err(format!(
+                "`status` {} is not an error status (400-599)",
+                self.status
+            ));
+        }
+        if self.page.trim().is_empty() {
+            return Err("`page` is empty: visitors who are refused should read why".into());
+        }
+        if let Some(bad) = self.prefixes.iter().find(|p| !p.starts_with('/')) {
+            return Err(format!("`prefixes`: `{bad}` does not start with /"));
+        }
+        Ok(crate::site::Steps {
+            origin_request: Some(std::sync::Arc::new(self)),
+            ..Default::default()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +359,86 @@ mod tests {
             run(&only_guide, Some("DE"), "/docs/a.html").0,
             Flow::Continue
         );
+    }
+
+    fn geo(allow: &[&str], deny: &[&str]) -> GeoAccess {
+        GeoAccess {
+            allow: allow.iter().map(|c| (*c).to_owned()).collect(),
+            deny: deny.iter().map(|c| (*c).to_owned()).collect(),
+            prefixes: vec!["/downloads/".into()],
+            page: "<p>Not here</p>".into(),
+            status: 403,
+            cache_control: default_cache_control(),
+        }
+    }
+
+    fn geo_run(block: &GeoAccess, country: Option<&str>, uri: &str) -> Option<u16> {
+        let mut request = Request {
+            uri: uri.into(),
+            ..Default::default()
+        };
+        if let Some(country) = country {
+            request.headers.set("CloudFront-Viewer-Country", country);
+        }
+        match block
+            .origin_request(
+                &mut RequestEdit::new(&mut request),
+                &mut None,
+                &Supplied::default(),
+            )
+            .unwrap()
+        {
+            Flow::Respond(response) => response.status_code(),
+            Flow::Continue => None,
+        }
+    }
+
+    #[test]
+    fn geo_access_allows_or_denies_by_country_on_its_paths() {
+        let allow = geo(&["US", "CA"], &[]);
+        assert_eq!(geo_run(&allow, Some("US"), "/downloads/a.pdf"), None);
+        assert_eq!(geo_run(&allow, Some("ca"), "/downloads/a.pdf"), None);
+        assert_eq!(geo_run(&allow, Some("FR"), "/downloads/a.pdf"), Some(403));
+        assert_eq!(
+            geo_run(&allow, None, "/downloads/a.pdf"),
+            Some(403),
+            "unplaced: not allowed"
+        );
+        assert_eq!(
+            geo_run(&allow, Some("FR"), "/index.html"),
+            None,
+            "other paths are open"
+        );
+        let deny = geo(&[], &["KP"]);
+        assert_eq!(geo_run(&deny, Some("KP"), "/downloads/a.pdf"), Some(403));
+        assert_eq!(geo_run(&deny, Some("FR"), "/downloads/a.pdf"), None);
+        assert_eq!(
+            geo_run(&deny, None, "/downloads/a.pdf"),
+            None,
+            "unplaced: not denied"
+        );
+        use crate::site::Block;
+        for (block, expected) in [
+            (geo(&[], &[]), "one of them"),
+            (geo(&["US"], &["KP"]), "one of them"),
+            (geo(&["usa"], &[]), "country code"),
+            (
+                GeoAccess {
+                    status: 302,
+                    ..geo(&["US"], &[])
+                },
+                "error status",
+            ),
+            (
+                GeoAccess {
+                    page: " ".into(),
+                    ..geo(&["US"], &[])
+                },
+                "`page` is empty",
+            ),
+        ] {
+            let error = block.build(&Default::default()).err().unwrap();
+            assert!(error.contains(expected), "{error}");
+        }
     }
 }

@@ -20,6 +20,8 @@ pub mod error_pages;
 #[cfg(feature = "origin")]
 pub mod error_status;
 pub mod experiment;
+#[cfg(feature = "block-language-redirect")]
+pub mod language;
 pub mod normalize;
 #[cfg(feature = "block-origin-router")]
 pub mod origin_router;
@@ -101,13 +103,15 @@ pub use cors::Cors;
 #[cfg(feature = "pages")]
 pub use counter_api::CounterApi;
 #[cfg(feature = "origin")]
-pub use country::CountryRedirect;
+pub use country::{CountryRedirect, GeoAccess};
 pub use device_assets::DeviceAssets;
 #[cfg(feature = "pages")]
 pub use error_pages::FriendlyErrors;
 #[cfg(feature = "origin")]
 pub use error_status::ErrorStatus;
 pub use experiment::{Experiment, Variant};
+#[cfg(feature = "block-language-redirect")]
+pub use language::LanguageRedirect;
 pub use normalize::NormalizeRequest;
 #[cfg(feature = "block-origin-router")]
 pub use origin_router::OriginRouter;

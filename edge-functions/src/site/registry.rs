@@ -28,6 +28,7 @@ pub const OPTIONAL_VIEWER_BLOCKS: &[&str] = &[
     "hotlink-protection",
     "origin-router",
     "basic-auth",
+    "language-redirect",
 ];
 
 /// What a block adds to each trigger's function it can run in.
@@ -194,11 +195,14 @@ impl Registry {
         let registry = registry.register::<OriginRouter>();
         #[cfg(feature = "block-basic-auth")]
         let registry = registry.register::<BasicAuthSettings>();
+        #[cfg(feature = "block-language-redirect")]
+        let registry = registry.register::<LanguageRedirect>();
         #[cfg(feature = "origin")]
         let registry = registry
             .register::<DefaultCacheControl>()
             .register::<DeviceAssets>()
             .register::<CountryRedirect>()
+            .register::<GeoAccess>()
             .register::<RequestHeaders>()
             .register::<ErrorStatus>()
             .register::<ResponseHeaders>();
