@@ -15,6 +15,10 @@ pub struct Variant {
     pub name: String,
     /// Relative share of new visitors.
     pub weight: u32,
+    /// The variant's own copy of the experiment's paths (`/next`: `/assets/app.js` is served
+    /// from `/next/assets/app.js`). None: the paths as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// Viewer-request: the variant from the visitor's cookie, or a new one picked from a hash of the
@@ -31,6 +35,9 @@ pub struct Experiment {
     pub max_age_secs: u64,
     #[serde(default = "default_true")]
     pub secure_cookie: bool,
+    /// The paths a variant's `prefix` applies to (`/assets/`); none: every path.
+    #[serde(default)]
+    pub prefixes: Vec<String>,
 }
 
 fn default_max_age() -> u64 {
@@ -42,6 +49,11 @@ fn default_true() -> bool {
 }
 
 impl Experiment {
+    /// Whether a variant's prefix applies to `uri`.
+    fn covers(&self, uri: &str) -> bool {
+        self.prefixes.is_empty() || self.prefixes.iter().any(|p| uri.starts_with(p.as_str()))
+    }
+
     fn known(&self, name: &str) -> bool {
         self.variants.iter().any(|v| v.name == name)
     }
@@ -82,7 +94,21 @@ impl ViewerRequestStep for Experiment {
         };
         // Always overwrite: a viewer may not choose its variant by sending the header.
         match variant {
-            Some(name) => request.headers_mut().set(&self.header, name),
+            Some(name) => {
+                // The variant's own copy: the URI (and so the cache key) differs by variant.
+                let prefix = self
+                    .variants
+                    .iter()
+                    .find(|v| v.name == name)
+                    .and_then(|v| v.prefix.as_deref());
+                if let Some(prefix) = prefix
+                    && self.covers(&request.uri)
+                {
+                    let uri = format!("{prefix}{}", request.uri);
+                    request.set_uri(uri);
+                }
+                request.headers_mut().set(&self.header, name)
+            }
             None => {
                 request
                     .headers_mut()
@@ -123,20 +149,38 @@ impl crate::site::Block for Experiment {
     const NAME: &'static str = "experiment";
     const SUMMARY: &'static str = "An A/B experiment: viewer-request gives each visitor a variant (from its cookie, \
 else by weight from a hash of address and User-Agent) in a request header; viewer-response sets \
-the cookie. Put the header in the cache key of pages that differ by variant.";
+the cookie. A variant with a `prefix` is served its own copy of the paths under `prefixes` \
+(`/next/assets/app.js` for `/assets/app.js`): the URI differs, so the cache keeps each variant's \
+copy apart. Otherwise put the header in the cache key of pages that differ by variant. To send a \
+variant to its own origin, add an `origin-router` rule on the header (`header = { name = ..., \
+values = [\"b\"] }`) and forward the header to origin-request.";
     const RUNS_ON: &'static [crate::EventType] = &[
         crate::EventType::ViewerRequest,
         crate::EventType::ViewerResponse,
     ];
     const EXAMPLE: &'static str = r#"cookie = "variant"
 header = "X-Experiment-Variant"
-variants = [{ name = "a", weight = 50 }, { name = "b", weight = 50 }]
+variants = [{ name = "a", weight = 50 }, { name = "b", weight = 50, prefix = "/b" }]
+prefixes = ["/assets/"]
 max_age_secs = 2592000
 secure_cookie = true"#;
 
     fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
         if self.variants.iter().all(|v| v.weight == 0) {
             return Err("`variants` needs at least one variant with a weight above 0".into());
+        }
+        for variant in &self.variants {
+            if let Some(prefix) = &variant.prefix
+                && (!prefix.starts_with('/') || prefix.ends_with('/') || prefix.len() < 2)
+            {
+                return Err(format!(
+                    "variant `{}`: `prefix` `{prefix}` must start with / and not end with one (/b)",
+                    variant.name
+                ));
+            }
+        }
+        if let Some(bad) = self.prefixes.iter().find(|p| !p.starts_with('/')) {
+            return Err(format!("`prefixes`: `{bad}` does not start with /"));
         }
         let block = std::sync::Arc::new(self);
         Ok(crate::site::Steps {
@@ -159,14 +203,17 @@ mod tests {
                 Variant {
                     name: "a".into(),
                     weight: 1,
+                    prefix: None,
                 },
                 Variant {
                     name: "b".into(),
                     weight: 1,
+                    prefix: None,
                 },
             ],
             max_age_secs: 60,
             secure_cookie: true,
+            prefixes: Vec::new(),
         }
     }
 
@@ -226,5 +273,43 @@ mod tests {
             seen.insert(variant);
         }
         assert_eq!(seen.len(), 2, "both variants are assigned");
+    }
+
+    #[test]
+    fn a_variant_with_a_prefix_gets_its_own_copy_of_the_covered_paths() {
+        let mut experiment = experiment();
+        experiment.variants[1].prefix = Some("/next".into());
+        experiment.prefixes = vec!["/assets/".into()];
+        let run = |uri: &str, cookie: &str| {
+            let mut r = request("1.2.3.4", Some(cookie));
+            r.uri = uri.into();
+            experiment.viewer_request(&mut RequestEdit::new(&mut r));
+            (
+                r.uri,
+                r.headers.get("x-experiment-variant").map(str::to_owned),
+            )
+        };
+        assert_eq!(
+            run("/assets/app.js", "alien-variant=b"),
+            ("/next/assets/app.js".into(), Some("b".into()))
+        );
+        assert_eq!(
+            run("/assets/app.js", "alien-variant=a"),
+            ("/assets/app.js".into(), Some("a".into()))
+        );
+        assert_eq!(
+            run("/index.html", "alien-variant=b").0,
+            "/index.html",
+            "outside the covered paths"
+        );
+        use crate::site::Block;
+        let mut bad = experiment.clone();
+        bad.variants[1].prefix = Some("next/".into());
+        assert!(
+            bad.build(&Default::default())
+                .err()
+                .unwrap()
+                .contains("must start with /")
+        );
     }
 }

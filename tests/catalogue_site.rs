@@ -1,6 +1,7 @@
-//! Routing to origins through the local distribution: the Catalogue sends `/api/*` to its own
-//! HTTP service (`examples/catalogue-site/api/service.py`), two deployments of it, blue and
-//! green, reached as custom origins; the `origin-router` block splits visitors between them.
+//! The Catalogue (`examples/catalogue-site`) through the local distribution: `/api/*` goes to its
+//! own HTTP service (`api/service.py`), two deployments of it, blue and green, reached as custom
+//! origins and split by the `origin-router` block; origin groups fail over, under load too; the
+//! preview behind Basic auth; price lists by country; the app's next build for half the visitors.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -109,11 +110,15 @@ fn api_calls_reach_the_sites_own_service_split_and_kept_by_cookie() {
         let visitor = format!("127.0.{}.{}", i / 250, i % 250 + 1);
         let reply = http_from(&visitor, &site.address, "GET", "/api/health", &[]);
         assert!(reply.is(200), "{}: {}", reply.status, reply.body);
-        let cookie = reply.header("set-cookie").unwrap_or_default();
         let by = served_by(&reply).to_owned();
+        let pool = format!("api-pool=api-{by};");
         assert!(
-            cookie.starts_with(&format!("api-pool=api-{by};")),
-            "{by}: {cookie}"
+            reply
+                .headers
+                .iter()
+                .any(|(n, v)| n == "set-cookie" && v.starts_with(&pool)),
+            "{by}: {:?}",
+            reply.headers
         );
         *counts.entry(by).or_insert(0) += 1;
     }
@@ -123,8 +128,13 @@ fn api_calls_reach_the_sites_own_service_split_and_kept_by_cookie() {
         "{counts:?}"
     );
 
-    // The cookie keeps a visitor; a tester asks for green; neither gets a new cookie.
-    let kept = site.http("GET", "/api/health", &[("Cookie", "api-pool=api-green")]);
+    // The cookie keeps a visitor, who gets no new one (the app experiment's cookie is sent
+    // too, so that no cookie at all is set).
+    let kept = site.http(
+        "GET",
+        "/api/health",
+        &[("Cookie", "api-pool=api-green; catalogue-app=current")],
+    );
     assert_eq!(served_by(&kept), "green");
     assert_eq!(kept.header("set-cookie"), None);
     let kept = site.http("GET", "/api/health", &[("Cookie", "api-pool=api-blue")]);
@@ -388,6 +398,40 @@ fn catalogue_price_lists_only_for_shipping_countries_each_cached_apart() {
                 .header("x-cache")
                 .is_some_and(|c| c.starts_with("Hit"))
     );
+    drop(site);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn half_the_visitors_get_the_apps_next_build_and_keep_it() {
+    let dir = scratch("next-app");
+    let config = catalogue_config(&dir, "127.0.0.1:9", "127.0.0.1:9");
+    let site = Served::start("The Catalogue", &["--config".as_ref(), config.as_os_str()]);
+    let mut builds = std::collections::BTreeMap::new();
+    for i in 0..40 {
+        let visitor = format!("127.0.1.{}", i + 1);
+        let app = http_from(&visitor, &site.address, "GET", "/assets/app.js", &[]);
+        assert!(app.is(200), "{}", app.status);
+        let next = app.body.contains("build = \"next\"");
+        let cookie = app.header("set-cookie").unwrap_or_default();
+        let named = if next { "next" } else { "current" };
+        assert!(
+            cookie.starts_with(&format!("catalogue-app={named};")),
+            "{cookie}"
+        );
+        // With the cookie, the same build again, and no new cookie.
+        let again = http_from(
+            &visitor,
+            &site.address,
+            "GET",
+            "/assets/app.js",
+            &[("Cookie", &format!("catalogue-app={named}"))],
+        );
+        assert_eq!(again.body.contains("build = \"next\""), next);
+        assert_eq!(again.header("set-cookie"), None);
+        *builds.entry(named).or_insert(0) += 1;
+    }
+    assert!(builds.len() == 2, "both builds are served: {builds:?}");
     drop(site);
     std::fs::remove_dir_all(&dir).unwrap();
 }
