@@ -41,6 +41,15 @@ pub struct ServeArgs {
     /// No request log lines (errors are still logged).
     #[arg(long)]
     quiet: bool,
+    /// Also speak HTTPS (HTTP/2 and HTTP/1.1) on the same port, with a certificate for
+    /// localhost made by a certificate authority of this machine's own (in --tls-dir; trust its
+    /// ca.pem to open the site in a browser). Plain HTTP then gets each behavior's viewer
+    /// protocol policy: a 301 to HTTPS, a 403, or the page.
+    #[arg(long)]
+    https: bool,
+    /// Where --https keeps its certificate authority, certificate and key (made on first use).
+    #[arg(long, value_name = "DIR", default_value = ".edgekit/tls")]
+    tls_dir: PathBuf,
     #[command(flatten)]
     data: crate::data_args::DataArgs,
 }
@@ -178,10 +187,27 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    println!(
-        "{} is served at http://{address}/",
-        config.distribution.comment
-    );
+    let tls = if args.https {
+        let tls = cloudfront::tls::local_tls(&args.tls_dir)?;
+        println!(
+            "{} is served at https://localhost:{}/",
+            config.distribution.comment,
+            address.port()
+        );
+        tracing::info!(
+            "HTTPS and plain HTTP on port {}; the certificate authority to trust is {}{}",
+            address.port(),
+            tls.authority.display(),
+            if tls.created { " (made now)" } else { "" }
+        );
+        Some(tls.config)
+    } else {
+        println!(
+            "{} is served at http://{address}/",
+            config.distribution.comment
+        );
+        None
+    };
     tracing::info!(
         "config {} · origin {} · store {} · cache {} MiB{}",
         config_path.display(),
@@ -214,7 +240,7 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
             () = restart => tracing::info!("restarting with the rebuilt binary"),
         }
     };
-    cloudfront::server::serve(listener, distribution, log_requests, shutdown).await;
+    cloudfront::server::serve(listener, distribution, log_requests, tls, shutdown).await;
     if args.watch && RESTART.load(std::sync::atomic::Ordering::SeqCst) {
         restart_self();
     }

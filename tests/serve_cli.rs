@@ -206,3 +206,43 @@ fn watch_reloads_the_config_and_empties_the_cache_when_the_origin_changes() {
     terminate(served);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn with_https_plain_http_gets_each_behaviors_viewer_protocol_policy() {
+    let dir = scratch("https");
+    let (store, tls) = (dir.join("store"), dir.join("tls"));
+    let served = Served::start(
+        "Alien Cards",
+        &[
+            "--https".as_ref(),
+            "--tls-dir".as_ref(),
+            tls.as_os_str(),
+            "--store".as_ref(),
+            store.as_os_str(),
+        ],
+    );
+    // Its certificate authority, made on first use, to be trusted by a browser.
+    assert!(
+        std::fs::read_to_string(tls.join("ca.pem"))
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+    // redirect-to-https (the pages): a 301 to the same host, path and query; no function ran.
+    let page = served.http("GET", "/card/music?ref=mail", &[]);
+    assert!(page.is(301), "{}", page.status);
+    assert_eq!(
+        page.header("location"),
+        Some(format!("https://{}/card/music?ref=mail", served.address).as_str())
+    );
+    assert_eq!(page.header("x-cache"), Some("Redirect from cloudfront"));
+    // https-only (the like API): a 403.
+    assert!(served.http("POST", "/api/like?id=da8398f4", &[]).is(403));
+    drop(served);
+    // Without --https, plain HTTP is served as before (there is no HTTPS to send anyone to).
+    let plain = start(&store);
+    let page = plain.http("GET", "/css/site.css", &[]);
+    assert!(page.is(200), "{}", page.status);
+    assert!(plain.http("POST", "/api/like?id=da8398f4", &[]).is(200));
+    drop(plain);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -250,6 +250,33 @@ pub struct Behavior {
     pub origin_request_policy: Option<Spanned<String>>,
     #[serde(default)]
     pub functions: Vec<Spanned<FunctionAssociation>>,
+    /// What a viewer on plain HTTP gets (`serve --https` applies it).
+    #[serde(default)]
+    pub viewer_protocol_policy: ViewerProtocolPolicy,
+}
+
+/// CloudFront's viewer protocol policy: what a request over plain HTTP gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViewerProtocolPolicy {
+    /// Served over either.
+    AllowAll,
+    /// A 301 to the same URL over HTTPS (viewer-request does not run).
+    #[default]
+    RedirectToHttps,
+    /// A 403.
+    HttpsOnly,
+}
+
+impl ViewerProtocolPolicy {
+    /// As CloudFront's API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ViewerProtocolPolicy::AllowAll => "allow-all",
+            ViewerProtocolPolicy::RedirectToHttps => "redirect-to-https",
+            ViewerProtocolPolicy::HttpsOnly => "https-only",
+        }
+    }
 }
 
 impl Behavior {

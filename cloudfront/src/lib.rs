@@ -6,7 +6,8 @@ pub mod pattern;
 pub mod policy_check;
 pub mod server;
 pub mod template;
+pub mod tls;
 pub mod viewer;
 
 pub use config::DistributionConfig;
-pub use distribution::{DataSources, Distribution, ViewerRequest, ViewerResponse};
+pub use distribution::{DataSources, Distribution, ViewerProtocol, ViewerRequest, ViewerResponse};

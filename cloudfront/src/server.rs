@@ -1,20 +1,21 @@
-//! The local distribution on a real socket: HTTP/1.1 on 127.0.0.1, a log line per request,
-//! and a clean stop.
+//! The local distribution on a real socket: HTTP/1.1 on 127.0.0.1, and with `--https` HTTPS
+//! (HTTP/2 and HTTP/1.1) on the same port; a log line per request, and a clean stop.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
-use crate::distribution::{Distribution, ViewerRequest, ViewerResponse};
+use crate::distribution::{Distribution, ViewerProtocol, ViewerRequest, ViewerResponse};
 
 /// The largest request body the local distribution accepts (CloudFront takes far more, but no
 /// function here needs it, and memory stays bounded).
@@ -23,14 +24,19 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// The distribution the server uses; `--watch` swaps in a new one without dropping connections.
 pub type Shared = Arc<RwLock<Arc<Distribution>>>;
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish.
+/// Serves until `shutdown` resolves, then lets requests in flight finish. With `tls`, each
+/// connection is HTTPS (HTTP/2 or HTTP/1.1, by ALPN) or plain HTTP/1.1, told apart by its first
+/// byte, so one port answers both as CloudFront's 443 and 80 do, and the viewer protocol
+/// policies apply to the plain ones.
 pub async fn serve(
     listener: TcpListener,
     distribution: Shared,
     log_requests: bool,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -43,12 +49,25 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let connection = connection(stream, distribution.clone(), peer, log_requests);
-                let watched = graceful.watch(connection);
+                let watcher = graceful.watcher();
+                let distribution = distribution.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = watched.await
-                        && !err.is_incomplete_message()
-                    {
+                    let served = match acceptor {
+                        None => {
+                            let protocol = ViewerProtocol::HttpOnlyServer;
+                            let service = service(distribution, peer, log_requests, protocol);
+                            watcher
+                                .watch(http1_connection(stream, service))
+                                .await
+                                .map_err(ConnectionError::from)
+                        }
+                        Some(acceptor) => {
+                            serve_either(stream, acceptor, watcher, distribution, peer, log_requests)
+                                .await
+                        }
+                    };
+                    if let Err(err) = served {
                         tracing::debug!("connection from {peer}: {err}");
                     }
                 });
@@ -65,6 +84,39 @@ pub async fn serve(
     }
 }
 
+type ConnectionError = Box<dyn std::error::Error + Send + Sync>;
+
+type Answer = Result<hyper::Response<Full<Bytes>>, Infallible>;
+
+/// A connection to a server with HTTPS: a TLS handshake (its first byte is 22) or plain HTTP.
+async fn serve_either(
+    stream: tokio::net::TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+    watcher: hyper_util::server::graceful::Watcher,
+    distribution: Shared,
+    peer: SocketAddr,
+    log_requests: bool,
+) -> Result<(), ConnectionError> {
+    const TLS_HANDSHAKE: u8 = 22;
+    let mut first = [0u8; 1];
+    let peeked = tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first)).await;
+    if !matches!(peeked, Ok(Ok(1))) {
+        return Ok(()); // closed, or silent: nothing to answer
+    }
+    if first[0] != TLS_HANDSHAKE {
+        let service = service(distribution, peer, log_requests, ViewerProtocol::Http);
+        return Ok(watcher.watch(http1_connection(stream, service)).await?);
+    }
+    let tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+        .await
+        .map_err(|_| "TLS handshake timed out")??;
+    let service = service(distribution, peer, log_requests, ViewerProtocol::Https);
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    watcher
+        .watch(builder.serve_connection(TokioIo::new(tls), service))
+        .await
+}
+
 /// One HTTP/1.1 connection from `peer`, on any byte stream (a socket; the fuzz target's
 /// in-memory pipe), each request answered by the distribution current when it arrives.
 pub fn connection<I>(
@@ -78,22 +130,59 @@ pub fn connection<I>(
         hyper::Request<Incoming>,
         Response = hyper::Response<Full<Bytes>>,
         Error = Infallible,
-        Future = impl Send,
+        Future = impl Future<Output = Answer> + Send,
     > + Send,
 >
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| {
+    let service = service(
+        distribution,
+        peer,
+        log_requests,
+        ViewerProtocol::HttpOnlyServer,
+    );
+    http1_connection(io, service)
+}
+
+fn http1_connection<I, S>(
+    io: I,
+    service: S,
+) -> hyper::server::conn::http1::Connection<TokioIo<I>, S>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            hyper::Request<Incoming>,
+            Response = hyper::Response<Full<Bytes>>,
+            Error = Infallible,
+        >,
+{
+    http1::Builder::new()
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), service)
+}
+
+/// Each request answered by the distribution current when it arrives.
+fn service(
+    distribution: Shared,
+    peer: SocketAddr,
+    log_requests: bool,
+    protocol: ViewerProtocol,
+) -> impl hyper::service::Service<
+    hyper::Request<Incoming>,
+    Response = hyper::Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Future<Output = Answer> + Send + 'static,
+> + Send
++ Clone
++ 'static {
+    service_fn(move |request| {
         let current = distribution
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        handle(current, peer, request, log_requests)
-    });
-    http1::Builder::new()
-        .max_buf_size(64 * 1024)
-        .serve_connection(TokioIo::new(io), service)
+        handle(current, peer, request, log_requests, protocol)
+    })
 }
 
 async fn handle(
@@ -101,7 +190,8 @@ async fn handle(
     peer: SocketAddr,
     request: hyper::Request<Incoming>,
     log_requests: bool,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    protocol: ViewerProtocol,
+) -> Answer {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_REQUEST_BODY_BYTES).collect().await {
@@ -113,21 +203,30 @@ async fn handle(
             ));
         }
     };
+    // HTTP/2 carries the host in `:authority`, which becomes the URI's; CloudFront gives
+    // functions a `host` header either way.
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if !headers.iter().any(|(n, _)| n == "host")
+        && let Some(authority) = parts.uri.authority()
+    {
+        headers.push(("host".to_owned(), authority.to_string()));
+    }
     let viewer = ViewerRequest {
+        protocol,
         client_ip: peer.ip().to_string(),
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or("").to_owned(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers,
         body,
     };
     let method = viewer.method.clone();

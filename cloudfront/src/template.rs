@@ -196,7 +196,10 @@ fn behavior(behavior: &Behavior, packages: &Packages) -> Value {
         b.insert("PathPattern".into(), json!(pattern.get_ref()));
     }
     b.insert("TargetOriginId".into(), json!(behavior.origin.get_ref()));
-    b.insert("ViewerProtocolPolicy".into(), json!("redirect-to-https"));
+    b.insert(
+        "ViewerProtocolPolicy".into(),
+        json!(behavior.viewer_protocol_policy.as_str()),
+    );
     b.insert("Compress".into(), json!(true));
     b.insert("AllowedMethods".into(), json!(behavior.methods()));
     b.insert("CachedMethods".into(), json!(["GET", "HEAD"]));

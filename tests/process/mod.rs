@@ -47,7 +47,10 @@ impl Served {
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
             .unwrap();
-        if !line.starts_with(&format!("{name} is served at http://127.0.0.1:")) {
+        let served = format!("{name} is served at ");
+        if !(line.starts_with(&format!("{served}http://127.0.0.1:"))
+            || line.starts_with(&format!("{served}https://localhost:")))
+        {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
@@ -57,11 +60,12 @@ impl Served {
         }
         let address = line
             .trim()
-            .rsplit("http://")
+            .rsplit("://")
             .next()
             .unwrap()
             .trim_end_matches('/')
-            .to_owned();
+            // `serve --https` names the certificate's name; it listens on 127.0.0.1.
+            .replace("localhost:", "127.0.0.1:");
         Served { child, address }
     }
 

@@ -105,7 +105,7 @@ impl TestSite {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = shared.clone();
         let task = tokio::spawn(async move {
-            cloudfront::server::serve(listener, served, false, async {
+            cloudfront::server::serve(listener, served, false, None, async {
                 let _ = stopped.await;
             })
             .await;

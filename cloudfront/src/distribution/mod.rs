@@ -28,7 +28,7 @@ use edge_functions::{EventType, Headers, Request};
 use crate::cache::{self, Cache, HttpResponse};
 use crate::config::{
     Behavior, CachePolicy, DistributionConfig, FAILOVER_METHODS, FunctionConfig, OriginKind,
-    OriginRequestPolicy, QueryStrings,
+    OriginRequestPolicy, QueryStrings, ViewerProtocolPolicy,
 };
 use crate::origin::{HttpOrigins, OriginRequest, S3Directory};
 use crate::pattern;
@@ -98,6 +98,29 @@ pub struct ViewerRequest {
     /// `(lowercase name, value)` in the order sent.
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// How the viewer connected.
+    pub protocol: ViewerProtocol,
+}
+
+/// How a viewer connected, for the viewer protocol policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewerProtocol {
+    Https,
+    /// Plain HTTP to a server that also speaks HTTPS: the policies apply.
+    Http,
+    /// Plain HTTP to a server without HTTPS (`serve` without `--https`): the policies are not
+    /// applied, as there is no HTTPS to send the viewer to.
+    HttpOnlyServer,
+}
+
+impl ViewerProtocol {
+    /// `CloudFront-Forwarded-Proto`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            ViewerProtocol::Https => "https",
+            ViewerProtocol::Http | ViewerProtocol::HttpOnlyServer => "http",
+        }
+    }
 }
 
 impl ViewerRequest {
@@ -164,6 +187,7 @@ struct ResolvedBehavior {
     origin: String,
     /// With an origin group: where a failed request goes next.
     failover: Option<Failover>,
+    viewer_protocol_policy: ViewerProtocolPolicy,
     allowed_methods: Vec<String>,
     cache_policy: CachePolicy,
     origin_request_policy: Option<OriginRequestPolicy>,
@@ -239,6 +263,7 @@ fn resolve(
             secondary: g.secondary.clone(),
             statuses: g.failover_statuses.clone(),
         }),
+        viewer_protocol_policy: behavior.viewer_protocol_policy,
         allowed_methods: behavior.methods(),
         cache_policy: config.cache_policies[behavior.cache_policy.get_ref()].clone(),
         origin_request_policy: behavior

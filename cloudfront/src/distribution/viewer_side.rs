@@ -43,6 +43,29 @@ pub(super) fn finish_for_viewer(
     }
 }
 
+/// CloudFront's answer to plain HTTP under `redirect-to-https`: a 301 to the same host, path
+/// and query over HTTPS.
+fn redirect_to_https(viewer: &ViewerRequest) -> HttpResponse {
+    let host = viewer.header("host").unwrap_or("localhost");
+    let query = if viewer.query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", viewer.query)
+    };
+    let mut headers = Headers::new();
+    headers.set("Location", format!("https://{host}{}{query}", viewer.path));
+    headers.set("Content-Type", "text/html");
+    headers.set("Server", "CloudFront");
+    headers.set("X-Cache", "Redirect from cloudfront");
+    HttpResponse {
+        status: 301,
+        headers,
+        body: Bytes::from_static(
+            b"<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n<center><h1>301 Moved Permanently</h1></center>\r\n<hr><center>CloudFront</center>\r\n</body>\r\n</html>\r\n",
+        ),
+    }
+}
+
 pub(super) fn not_modified(viewer: &ViewerRequest, headers: &Headers) -> bool {
     if let Some(tags) = viewer.header("if-none-match") {
         let Some(etag) = headers.get("etag") else {
@@ -140,6 +163,24 @@ impl Distribution {
             return edge_error(500, "No behavior matched.", "Error");
         };
         log.behavior = behavior.name().to_owned();
+        // The viewer protocol policy comes first: viewer-request does not run on its answers.
+        if viewer.protocol == ViewerProtocol::Http {
+            match behavior.viewer_protocol_policy {
+                ViewerProtocolPolicy::AllowAll => {}
+                ViewerProtocolPolicy::RedirectToHttps => {
+                    log.cache = "Redirect".into();
+                    return redirect_to_https(viewer);
+                }
+                ViewerProtocolPolicy::HttpsOnly => {
+                    log.cache = "Error".into();
+                    return edge_error(
+                        403,
+                        "This distribution accepts requests over HTTPS only.",
+                        "Error",
+                    );
+                }
+            }
+        }
         if !behavior.allowed_methods.contains(&viewer.method) {
             log.cache = "Error".into();
             return edge_error(
@@ -296,6 +337,11 @@ impl Distribution {
             if wanted.iter().any(|w| w.eq_ignore_ascii_case(name)) {
                 request.headers.set(name, value);
             }
+        }
+        if wanted.iter().any(|w| w == "cloudfront-forwarded-proto") {
+            request
+                .headers
+                .set("CloudFront-Forwarded-Proto", viewer.protocol.scheme());
         }
         if wanted.iter().any(|w| w == "cloudfront-viewer-country") {
             let override_value = self
