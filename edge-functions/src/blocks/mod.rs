@@ -65,6 +65,7 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: u64, secure: bool) -> S
 }
 
 /// Whether a declaration's header name is one a block may write (letters, digits and `-`).
+#[cfg(any(feature = "origin", feature = "block-origin-router"))]
 pub(crate) fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
