@@ -193,6 +193,18 @@ pub enum Paths {
     Only(Vec<PathSpec>),
 }
 
+impl Paths {
+    /// The paths under `prefixes`; none listed: any path (what blocks with a `prefixes`
+    /// setting act on).
+    pub fn under(prefixes: &[String]) -> Paths {
+        if prefixes.is_empty() {
+            Paths::Any
+        } else {
+            Paths::Only(prefixes.iter().cloned().map(PathSpec::Prefix).collect())
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathSpec {
     Exact(String),

@@ -53,7 +53,7 @@ fn example(declaration: &str, templates: &str) -> ExampleSite {
     }
 }
 
-/// Alien Cards and Northwind Docs.
+/// Alien Cards, Northwind Docs and the Catalogue (which has no templates).
 pub fn sites() -> &'static [ExampleSite] {
     static SITES: OnceLock<Vec<ExampleSite>> = OnceLock::new();
     SITES.get_or_init(|| {
@@ -62,6 +62,10 @@ pub fn sites() -> &'static [ExampleSite] {
             example(
                 "examples/docs-site/docs.site.toml",
                 "examples/docs-site/origin/templates",
+            ),
+            example(
+                "examples/catalogue-site/catalogue.site.toml",
+                "examples/catalogue-site/origin/templates",
             ),
         ]
     })

@@ -152,10 +152,6 @@ pub struct BasicAuth {
 }
 
 impl BasicAuth {
-    fn protects(&self, uri: &str) -> bool {
-        self.prefixes.is_empty() || self.prefixes.iter().any(|p| uri.starts_with(p.as_str()))
-    }
-
     /// Whether the `Authorization` header names a user and their password.
     fn accepts(&self, authorization: &str) -> bool {
         let fingerprint: [u8; 32] = Sha256::digest(authorization.as_bytes()).into();
@@ -213,7 +209,7 @@ impl BasicAuth {
 
 impl ViewerRequestStep for BasicAuth {
     fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
-        if !self.protects(&request.uri) {
+        if !crate::blocks::in_scope(&self.prefixes, &request.uri) {
             return Flow::Continue;
         }
         match request.headers.get("authorization") {

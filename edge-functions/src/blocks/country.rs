@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Supplied;
 use crate::event::{Origin, Response};
-use crate::function::{
-    Flow, FunctionError, HeaderReads, OriginRequestStep, PathSpec, Paths, RequestEdit,
-};
+use crate::function::{Flow, FunctionError, HeaderReads, OriginRequestStep, Paths, RequestEdit};
 
 /// The `country-redirect` block: a visitor whose `CloudFront-Viewer-Country` is listed is
 /// redirected to (or, with `rewrite`, served from) that country's prefix, unless the path is
@@ -44,16 +42,6 @@ fn default_cache_control() -> String {
 
 const COUNTRY_HEADER: &str = "cloudfront-viewer-country";
 
-impl CountryRedirect {
-    /// Whether `uri` is already one of the country prefixes or under one.
-    fn localized(&self, uri: &str) -> bool {
-        self.countries.values().any(|prefix| {
-            uri.strip_prefix(prefix.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
-    }
-}
-
 impl OriginRequestStep for CountryRedirect {
     fn origin_request(
         &self,
@@ -68,30 +56,21 @@ impl OriginRequestStep for CountryRedirect {
         else {
             return Ok(Flow::Continue);
         };
-        let routed = self.prefixes.is_empty()
-            || self
-                .prefixes
-                .iter()
-                .any(|p| request.uri.starts_with(p.as_str()));
-        if !routed || self.localized(&request.uri) {
+        let localized = self
+            .countries
+            .values()
+            .any(|p| crate::blocks::in_section(&request.uri, p));
+        if !crate::blocks::in_scope(&self.prefixes, &request.uri) || localized {
             return Ok(Flow::Continue);
         }
-        let target = format!("{prefix}{}", request.uri);
-        if self.rewrite {
-            request.set_uri(target);
-            return Ok(Flow::Continue);
-        }
-        let mut location = target;
-        if !request.querystring.is_empty() {
-            location.push('?');
-            location.push_str(&request.querystring);
-        }
-        let mut response = Response::new(self.status);
-        response.headers.set("Location", location);
-        response
-            .headers
-            .set("Cache-Control", self.cache_control.as_str());
-        Ok(Flow::Respond(response))
+        let prefix = prefix.clone();
+        Ok(crate::blocks::send_to_section(
+            request,
+            &prefix,
+            self.rewrite,
+            self.status,
+            &self.cache_control,
+        ))
     }
 
     fn header_reads(&self, reads: &mut HeaderReads) {
@@ -99,17 +78,7 @@ impl OriginRequestStep for CountryRedirect {
     }
 
     fn paths(&self) -> Paths {
-        if self.prefixes.is_empty() {
-            Paths::Any
-        } else {
-            Paths::Only(
-                self.prefixes
-                    .iter()
-                    .cloned()
-                    .map(PathSpec::Prefix)
-                    .collect(),
-            )
-        }
+        Paths::under(&self.prefixes)
     }
 }
 
@@ -138,7 +107,7 @@ status = 302"#;
             return Err(format!("`prefixes`: `{bad}` does not start with /"));
         }
         for (country, prefix) in &self.countries {
-            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            if !crate::blocks::is_country_code(country) {
                 return Err(format!(
                     "`{country}` is not a country code as CloudFront sends it (two capitals, DE)"
                 ));
@@ -204,12 +173,9 @@ impl OriginRequestStep for GeoAccess {
         _origin: &mut Option<Origin>,
         _data: &Supplied,
     ) -> Result<Flow, FunctionError> {
-        let routed = self.prefixes.is_empty()
-            || self
-                .prefixes
-                .iter()
-                .any(|p| request.uri.starts_with(p.as_str()));
-        if !routed || self.admits(request.headers.get(COUNTRY_HEADER)) {
+        if !crate::blocks::in_scope(&self.prefixes, &request.uri)
+            || self.admits(request.headers.get(COUNTRY_HEADER))
+        {
             return Ok(Flow::Continue);
         }
         let mut response = Response::new(self.status);
@@ -228,17 +194,7 @@ impl OriginRequestStep for GeoAccess {
     }
 
     fn paths(&self) -> Paths {
-        if self.prefixes.is_empty() {
-            Paths::Any
-        } else {
-            Paths::Only(
-                self.prefixes
-                    .iter()
-                    .cloned()
-                    .map(PathSpec::Prefix)
-                    .collect(),
-            )
-        }
+        Paths::under(&self.prefixes)
     }
 }
 
@@ -266,7 +222,7 @@ status = 403"#;
             .allow
             .iter()
             .chain(&self.deny)
-            .find(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+            .find(|c| !crate::blocks::is_country_code(c))
         {
             return Err(format!(
                 "`{bad}` is not a country code as CloudFront sends it (two capitals, DE)"

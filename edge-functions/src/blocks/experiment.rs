@@ -49,11 +49,6 @@ fn default_true() -> bool {
 }
 
 impl Experiment {
-    /// Whether a variant's prefix applies to `uri`.
-    fn covers(&self, uri: &str) -> bool {
-        self.prefixes.is_empty() || self.prefixes.iter().any(|p| uri.starts_with(p.as_str()))
-    }
-
     fn known(&self, name: &str) -> bool {
         self.variants.iter().any(|v| v.name == name)
     }
@@ -102,7 +97,7 @@ impl ViewerRequestStep for Experiment {
                     .find(|v| v.name == name)
                     .and_then(|v| v.prefix.as_deref());
                 if let Some(prefix) = prefix
-                    && self.covers(&request.uri)
+                    && crate::blocks::in_scope(&self.prefixes, &request.uri)
                 {
                     let uri = format!("{prefix}{}", request.uri);
                     request.set_uri(uri);

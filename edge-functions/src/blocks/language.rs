@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::data::Supplied;
-use crate::event::{Origin, Request, Response};
+use crate::event::{Origin, Request};
 use crate::function::{
-    Flow, FunctionError, HeaderReads, OriginRequestStep, PathSpec, Paths, RequestEdit,
-    ViewerRequestStep,
+    Flow, FunctionError, HeaderReads, OriginRequestStep, Paths, RequestEdit, ViewerRequestStep,
 };
 
 const ACCEPT_LANGUAGE: &str = "accept-language";
@@ -125,14 +124,7 @@ impl LanguageRedirect {
         self.languages
             .values()
             .filter(|p| !p.is_empty())
-            .any(|prefix| {
-                uri.strip_prefix(prefix.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-            })
-    }
-
-    fn routed(&self, uri: &str) -> bool {
-        self.prefixes.is_empty() || self.prefixes.iter().any(|p| uri.starts_with(p.as_str()))
+            .any(|prefix| crate::blocks::in_section(uri, prefix))
     }
 }
 
@@ -159,29 +151,20 @@ impl OriginRequestStep for LanguageRedirect {
         _origin: &mut Option<Origin>,
         _data: &Supplied,
     ) -> Result<Flow, FunctionError> {
-        if !self.routed(&request.uri) || self.localized(&request.uri) {
+        if !crate::blocks::in_scope(&self.prefixes, &request.uri) || self.localized(&request.uri) {
             return Ok(Flow::Continue);
         }
-        let prefix = &self.languages[self.choose(request)];
+        let prefix = self.languages[self.choose(request)].clone();
         if prefix.is_empty() {
             return Ok(Flow::Continue);
         }
-        let target = format!("{prefix}{}", request.uri);
-        if self.rewrite {
-            request.set_uri(target);
-            return Ok(Flow::Continue);
-        }
-        let mut location = target;
-        if !request.querystring.is_empty() {
-            location.push('?');
-            location.push_str(&request.querystring);
-        }
-        let mut response = Response::new(self.status);
-        response.headers.set("Location", location);
-        response
-            .headers
-            .set("Cache-Control", self.cache_control.as_str());
-        Ok(Flow::Respond(response))
+        Ok(crate::blocks::send_to_section(
+            request,
+            &prefix,
+            self.rewrite,
+            self.status,
+            &self.cache_control,
+        ))
     }
 
     fn header_reads(&self, reads: &mut HeaderReads) {
@@ -192,17 +175,7 @@ impl OriginRequestStep for LanguageRedirect {
     }
 
     fn paths(&self) -> Paths {
-        if self.prefixes.is_empty() {
-            Paths::Any
-        } else {
-            Paths::Only(
-                self.prefixes
-                    .iter()
-                    .cloned()
-                    .map(PathSpec::Prefix)
-                    .collect(),
-            )
-        }
+        Paths::under(&self.prefixes)
     }
 }
 
@@ -255,7 +228,7 @@ normalize = true"#;
             }
         }
         for (country, language) in &self.countries {
-            if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            if !crate::blocks::is_country_code(country) {
                 return Err(format!(
                     "`{country}` is not a country code as CloudFront sends it (two capitals, DE)"
                 ));

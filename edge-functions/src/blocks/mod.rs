@@ -70,6 +70,71 @@ pub(crate) fn is_header_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// Whether `uri` is under one of `prefixes` (none listed: every path is), for blocks with a
+/// `prefixes` setting.
+pub(crate) fn in_scope(prefixes: &[String], uri: &str) -> bool {
+    prefixes.is_empty() || prefixes.iter().any(|p| uri.starts_with(p.as_str()))
+}
+
+/// Whether `uri` is the section `prefix` or in it (`/de` holds `/de` and `/de/guide`, not
+/// `/dessert`).
+#[cfg(any(feature = "origin", feature = "block-language-redirect"))]
+pub(crate) fn in_section(uri: &str, prefix: &str) -> bool {
+    uri.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A redirect to `path` that keeps the request's query.
+pub(crate) fn redirect_keeping_query(
+    request: &crate::event::Request,
+    path: String,
+    status: u16,
+    cache_control: &str,
+) -> crate::event::Response {
+    let mut location = path;
+    if !request.querystring.is_empty() {
+        location.push('?');
+        location.push_str(&request.querystring);
+    }
+    let mut response = crate::event::Response::new(status);
+    response.headers.set("Location", location);
+    response.headers.set("Cache-Control", cache_control);
+    response
+}
+
+/// A section of the site the request belongs in (a country's, a language's): served from
+/// there in place (`rewrite`), or redirected there with its query.
+#[cfg(any(feature = "origin", feature = "block-language-redirect"))]
+pub(crate) fn send_to_section(
+    request: &mut crate::function::RequestEdit<'_>,
+    prefix: &str,
+    rewrite: bool,
+    status: u16,
+    cache_control: &str,
+) -> crate::function::Flow {
+    let target = format!("{prefix}{}", request.uri);
+    if rewrite {
+        request.set_uri(target);
+        return crate::function::Flow::Continue;
+    }
+    crate::function::Flow::Respond(redirect_keeping_query(
+        request,
+        target,
+        status,
+        cache_control,
+    ))
+}
+
+/// Whether `code` is a country code as CloudFront sends it (`DE`).
+#[cfg(any(
+    feature = "origin",
+    feature = "block-language-redirect",
+    feature = "block-origin-router"
+))]
+pub(crate) fn is_country_code(code: &str) -> bool {
+    code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase())
+}
+
 /// FNV-1a: small, fast and stable across builds and platforms. Experiment assignment needs the
 /// stability; the redirect table a hash that costs little on short paths (its keys come from the
 /// declaration, so a visitor cannot fill a bucket).

@@ -514,7 +514,7 @@ fn compile_rule(
     if let Some(bad) = rule
         .countries
         .iter()
-        .find(|c| c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
+        .find(|c| !crate::blocks::is_country_code(c))
     {
         return Err(format!(
             "{at}: `{bad}` is not a country code as CloudFront sends it (two capitals, DE)"
@@ -747,6 +747,27 @@ rules = [{ prefix = "/api/", split = [{ origin = "blue", weight = 3 }, { origin 
             .unwrap()
             .viewer_response(&r, 200, &mut headers);
         assert_eq!(headers.get("set-cookie"), None);
+    }
+
+    #[test]
+    fn an_experiment_variant_gets_its_own_origin_through_its_header() {
+        use crate::function::ViewerRequestStep;
+        let experiment: crate::blocks::Experiment = toml::from_str(
+            "cookie = \"v\"\nheader = \"X-Variant\"\n\
+             variants = [{ name = \"a\", weight = 1 }, { name = \"b\", weight = 1 }]",
+        )
+        .unwrap();
+        let steps = router(
+            r#"origins.b = { kind = "custom", domain = "b.example.com" }
+rules = [{ header = { name = "X-Variant", values = ["b"] }, origin = "b" }]"#,
+        );
+        for (cookie, expected) in [("v=a", "(unchanged)"), ("v=b", "b.example.com")] {
+            let mut r = request("/index.html", "192.0.2.1");
+            r.headers.set("Cookie", cookie);
+            // Viewer-request assigns the variant; the origin request policy forwards its header.
+            experiment.viewer_request(&mut RequestEdit::new(&mut r));
+            assert_eq!(domain(&route(&steps, &mut r)), expected, "{cookie}");
+        }
     }
 
     #[test]

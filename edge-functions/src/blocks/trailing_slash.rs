@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Response;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,19 +84,12 @@ impl ViewerRequestStep for TrailingSlash {
                 request.set_uri(fixed);
                 Flow::Continue
             }
-            SlashAction::Redirect => {
-                let mut location = fixed;
-                if !request.querystring.is_empty() {
-                    location.push('?');
-                    location.push_str(&request.querystring);
-                }
-                let mut response = Response::new(self.status);
-                response.headers.set("Location", location);
-                response
-                    .headers
-                    .set("Cache-Control", "public, max-age=86400");
-                Flow::Respond(response)
-            }
+            SlashAction::Redirect => Flow::Respond(crate::blocks::redirect_keeping_query(
+                request,
+                fixed,
+                self.status,
+                "public, max-age=86400",
+            )),
         }
     }
 
