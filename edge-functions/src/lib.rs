@@ -12,6 +12,8 @@ pub mod event;
 pub mod rules;
 
 pub use event::{EventType, Headers, Request, Response};
+#[cfg(feature = "sign-in")]
+pub mod auth;
 pub mod blocks;
 pub mod data;
 pub mod function;
