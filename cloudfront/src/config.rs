@@ -449,13 +449,9 @@ impl DistributionConfig {
                 ));
             }
             for name in o.custom_headers.keys() {
-                let lower = name.to_ascii_lowercase();
-                if lower.is_empty()
-                    || !lower
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    || !edge_functions::rules::is_allowed_origin_custom_header(&lower)
-                {
+                if !edge_functions::rules::is_allowed_origin_custom_header(
+                    &name.to_ascii_lowercase(),
+                ) {
                     return Err((
                         Some(origin.span()),
                         format!(

@@ -293,14 +293,18 @@ impl Distribution {
         request
     }
 
-    /// The config's custom origin with this domain name (a function may send a request to any
-    /// origin; those the config declares are reached where it says).
-    fn local_origin(&self, domain: &str) -> Option<&crate::config::OriginConfig> {
+    /// The config's origin of this kind and domain name (a function may send a request to any
+    /// origin; those the config declares are reached, and logged, as it says).
+    fn declared_origin(
+        &self,
+        kind: OriginKind,
+        domain: &str,
+    ) -> Option<&crate::config::OriginConfig> {
         self.config
             .origins
             .iter()
             .map(|o| o.get_ref())
-            .find(|o| o.kind == OriginKind::Custom && o.domain_name == domain)
+            .find(|o| o.kind == kind && o.domain_name == domain)
     }
 
     /// The name the request log gives the request's origin: its id in the config, else its
@@ -311,11 +315,7 @@ impl Distribution {
             Some(Origin::Custom(custom)) => (&custom.domain_name, OriginKind::Custom),
             None => return String::new(),
         };
-        self.config
-            .origins
-            .iter()
-            .map(|o| o.get_ref())
-            .find(|o| o.kind == kind && &o.domain_name == domain)
+        self.declared_origin(kind, domain)
             .map_or_else(|| domain.clone(), |o| o.id.clone())
     }
 
@@ -347,7 +347,7 @@ impl Distribution {
                 } else {
                     format!("?{}", request.querystring)
                 };
-                let local = self.local_origin(&custom.domain_name);
+                let local = self.declared_origin(OriginKind::Custom, &custom.domain_name);
                 let address = match local.and_then(|o| o.local_address.clone()) {
                     Some(address) => address,
                     None if custom.protocol == "https" => {
@@ -365,8 +365,8 @@ impl Distribution {
                 for (name, entries) in custom.custom_headers.iter() {
                     headers.0.insert(name.clone(), entries.clone());
                 }
-                self.http
-                    .get(&custom.domain_name)
+                local
+                    .and_then(|o| self.http.get(&o.id))
                     .unwrap_or(&self.http_default)
                     .fetch(OriginRequest {
                         address,

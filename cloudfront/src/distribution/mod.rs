@@ -220,7 +220,7 @@ pub struct Distribution {
     data: DataSources,
     cache: Cache,
     s3: HashMap<String, S3Directory>,
-    /// Custom origins the config declares, by domain name, with their connection settings.
+    /// Custom origins the config declares, by id, with their connection settings.
     http: HashMap<String, HttpOrigins>,
     /// Custom origins it does not (a function may send a request anywhere).
     http_default: HttpOrigins,
@@ -339,7 +339,7 @@ impl Distribution {
             .map(|o| {
                 let connect = Duration::from_secs(o.connection_timeout_secs);
                 (
-                    o.domain_name.clone(),
+                    o.id.clone(),
                     HttpOrigins::new(connect, o.connection_attempts),
                 )
             })

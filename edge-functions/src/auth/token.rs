@@ -179,12 +179,12 @@ pub fn verify(
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLarge);
     }
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // The signature covers `header.payload`, everything before the last dot.
+    let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let (header, payload) = signed.split_once('.').ok_or(TokenError::Malformed)?;
+    if payload.contains('.') {
         return Err(TokenError::Malformed);
-    };
+    }
     let header: Header = decode_part(header)?;
     // Only RS256: `none`, and HS256 keyed with the public key, are the classic forgeries.
     if header.alg != "RS256" {
@@ -198,7 +198,6 @@ pub fn verify(
     let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|_| TokenError::Malformed)?;
-    let signed = &token[..token.len() - parts_len_of_signature(token)];
     ring::signature::RsaPublicKeyComponents {
         n: &key.n,
         e: &key.e,
@@ -247,11 +246,6 @@ pub fn verify(
         email: claims.email,
         groups: claims.groups,
     })
-}
-
-/// The length of `.signature` at the token's end (what the signature does not cover).
-fn parts_len_of_signature(token: &str) -> usize {
-    token.len() - token.rfind('.').unwrap_or(token.len())
 }
 
 #[cfg(test)]

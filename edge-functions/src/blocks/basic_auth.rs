@@ -140,6 +140,10 @@ pub struct BasicAuthSettings {
     /// Only paths under these prefixes are protected; none: every path.
     #[serde(default)]
     pub prefixes: Vec<String>,
+    /// What a visitor who cancels the browser's prompt reads (plain text, the site's own
+    /// words); none: an empty page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
 }
 
 /// The built block.
@@ -147,6 +151,7 @@ pub struct BasicAuth {
     realm: String,
     users: BTreeMap<String, PasswordHash>,
     prefixes: Vec<String>,
+    page: Option<String>,
     /// SHA-256 of `Authorization` values already accepted by this instance.
     accepted: Mutex<HashSet<[u8; 32]>>,
 }
@@ -198,11 +203,13 @@ impl BasicAuth {
             "WWW-Authenticate",
             format!("Basic realm=\"{}\", charset=\"UTF-8\"", self.realm),
         );
-        response
-            .headers
-            .set("Content-Type", "text/plain; charset=utf-8");
         response.headers.set("Cache-Control", "no-store");
-        response.body = Some("Sign-in required.\n".into());
+        if let Some(page) = &self.page {
+            response
+                .headers
+                .set("Content-Type", "text/plain; charset=utf-8");
+            response.body = Some(page.clone());
+        }
         response
     }
 }
@@ -235,7 +242,8 @@ blocks).";
     const RUNS_ON: &'static [crate::EventType] = &[crate::EventType::ViewerRequest];
     const EXAMPLE: &'static str = r#"realm = "Staging"
 users = { editor = "pbkdf2-sha256$10000$c3RhZ2luZy1zYWx0$zXuq0NyoGkpY18IhXwtmCyGiOt8TJv+pPL7YzbcJ1dk" }
-prefixes = ["/drafts/"]"#;
+prefixes = ["/drafts/"]
+page = "The drafts are for the editors. Ask the team for the password.""#;
 
     fn build(self, _site: &crate::site::SiteContext) -> Result<crate::site::Steps, String> {
         if self.users.is_empty() {
@@ -266,6 +274,7 @@ prefixes = ["/drafts/"]"#;
                 realm: self.realm,
                 users,
                 prefixes: self.prefixes,
+                page: self.page,
                 accepted: Mutex::new(HashSet::new()),
             })),
             ..Default::default()
@@ -307,6 +316,7 @@ mod tests {
             realm: "Staging".into(),
             users: [("editor".to_owned(), hash)].into(),
             prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+            page: Some("Ask the team.".into()),
         }
         .build(&Default::default())
         .unwrap()
@@ -368,6 +378,11 @@ mod tests {
                 Some("Basic realm=\"Staging\", charset=\"UTF-8\"")
             );
             assert_eq!(response.headers.get("cache-control"), Some("no-store"));
+            assert_eq!(
+                response.body.as_deref(),
+                Some("Ask the team."),
+                "the site's words"
+            );
         }
     }
 
@@ -388,6 +403,7 @@ mod tests {
                 realm: "R".into(),
                 users: [("u".to_owned(), hash.to_owned())].into(),
                 prefixes: vec![],
+                page: None,
             }
             .build(&Default::default())
             .err()

@@ -158,6 +158,7 @@ const COUNTRY_HEADER: &str = "cloudfront-viewer-country";
 /// A rule made ready: its origins as the event carries them.
 #[derive(Debug)]
 struct CompiledRoute {
+    /// The rule, its header condition's name lowercased (as the event's header map keys are).
     rule: RouteRule,
     /// `(name, weight, origin)`; one entry, weight 1, for a fixed `origin`.
     targets: Vec<(String, u32, Arc<Target>)>,
@@ -189,7 +190,7 @@ impl CompiledRoute {
             && rule
                 .header
                 .as_ref()
-                .is_none_or(|m| m.holds(request.headers.get(&m.name.to_ascii_lowercase())))
+                .is_none_or(|m| m.holds(request.headers.get(&m.name)))
             && rule
                 .cookie
                 .as_ref()
@@ -390,23 +391,20 @@ fn compile_origin(name: &str, spec: &OriginSpec) -> Result<Target, String> {
                     custom.domain
                 ));
             }
-            let port = match (custom.protocol.as_str(), custom.port) {
-                (_, Some(0)) => return Err(format!("origin `{name}`: `port` 0")),
-                (_, Some(port)) => port,
-                ("https", None) => 443,
-                ("http", None) => 80,
-                (other, _) => {
+            let default_port = match custom.protocol.as_str() {
+                "https" => 443,
+                "http" => 80,
+                other => {
                     return Err(format!(
                         "origin `{name}`: `protocol` `{other}` is not https or http"
                     ));
                 }
             };
-            if !matches!(custom.protocol.as_str(), "https" | "http") {
-                return Err(format!(
-                    "origin `{name}`: `protocol` `{}` is not https or http",
-                    custom.protocol
-                ));
-            }
+            let port = match custom.port {
+                Some(0) => return Err(format!("origin `{name}`: `port` 0")),
+                Some(port) => port,
+                None => default_port,
+            };
             check_origin_path(name, &custom.path)?;
             for (setting, secs) in [
                 ("read_timeout_secs", custom.read_timeout_secs),
@@ -421,9 +419,7 @@ fn compile_origin(name: &str, spec: &OriginSpec) -> Result<Target, String> {
             let mut headers = Headers::new();
             for (header, value) in &custom.headers {
                 let lower = header.to_ascii_lowercase();
-                if !crate::blocks::is_header_name(header)
-                    || !crate::rules::is_allowed_origin_custom_header(&lower)
-                {
+                if !crate::rules::is_allowed_origin_custom_header(&lower) {
                     return Err(format!(
                         "origin `{name}`: `{header}` may not be a custom origin header"
                     ));
@@ -437,9 +433,7 @@ fn compile_origin(name: &str, spec: &OriginSpec) -> Result<Target, String> {
                     }],
                 );
             }
-            let host = if custom.port.is_some_and(|p| {
-                !(p == 443 && custom.protocol == "https" || p == 80 && custom.protocol == "http")
-            }) {
+            let host = if port != default_port {
                 format!("{}:{port}", custom.domain)
             } else {
                 custom.domain.clone()
@@ -520,8 +514,12 @@ fn compile_rule(
             "{at}: `{bad}` is not a country code as CloudFront sends it (two capitals, DE)"
         ));
     }
+    let mut rule = rule.clone();
+    if let Some(header) = &mut rule.header {
+        header.name.make_ascii_lowercase();
+    }
     Ok(CompiledRoute {
-        rule: rule.clone(),
+        rule,
         targets,
         total,
     })

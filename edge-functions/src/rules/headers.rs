@@ -92,9 +92,12 @@ pub const ORIGIN_CUSTOM_HEADER_DENYLIST: &[&str] = &[
     "x-real-ip",
 ];
 
-/// Whether a header may be an origin's custom header (`name` lowercase).
+/// Whether a header may be an origin's custom header (`name` lowercase): a plain name (letters,
+/// digits, `-`) CloudFront does not refuse.
 pub fn is_allowed_origin_custom_header(name: &str) -> bool {
-    !ORIGIN_CUSTOM_HEADER_DENYLIST.contains(&name)
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !ORIGIN_CUSTOM_HEADER_DENYLIST.contains(&name)
         && !name.starts_with("x-amz-")
         && !name.starts_with("x-edge-")
         && !is_disallowed_header(name)
