@@ -155,8 +155,10 @@ fn redirect_table(c: &mut Criterion) {
     let scan = Scan::new(&table);
     // Both answer alike, or the comparison means nothing.
     for (name, host, uri) in REQUESTS {
-        let indexed =
-            location(block.viewer_request(&mut RequestEdit::new(&mut request(host, uri))));
+        let indexed = location(block.viewer_request(
+            &mut RequestEdit::new(&mut request(host, uri)),
+            &edge_functions::data::Supplied::default(),
+        ));
         let scanned = scan.target(host, uri);
         assert_eq!(
             indexed.as_deref().map(|l| l.split('?').next().unwrap_or(l)),
@@ -170,7 +172,12 @@ fn redirect_table(c: &mut Criterion) {
         group.bench_function(format!("indexed/{name}"), |b| {
             b.iter_batched_ref(
                 || request(host, uri),
-                |request| black_box(block.viewer_request(&mut RequestEdit::new(request))),
+                |request| {
+                    black_box(block.viewer_request(
+                        &mut RequestEdit::new(request),
+                        &edge_functions::data::Supplied::default(),
+                    ))
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use edge_functions::EventType;
-use edge_functions::data::{MemoryStore, MemoryTemplates, Supplied, read_items_file};
+use edge_functions::data::{MemoryStore, MemoryTemplates, NoCalls, Supplied, read_items_file};
+
+const NO_CALLS: NoCalls = NoCalls("the benches make no network calls");
 use edge_functions::event::parse_event;
 use edge_functions::rules;
 
@@ -88,14 +90,19 @@ fn triggers(c: &mut Criterion) {
                 let data = if needs.is_empty() {
                     Supplied::default()
                 } else {
-                    Supplied::fetch(&needs, &store, &templates)
+                    Supplied::fetch(&needs, &store, &templates, &NO_CALLS)
                 };
                 let result = functions.run_owned(*trigger, cf, &data).unwrap();
                 serde_json::to_vec(&result).unwrap()
             })
         });
         let cf = parse_event(&bytes).unwrap().records.swap_remove(0).cf;
-        let data = Supplied::fetch(&functions.needs(*trigger, &cf), &store, &templates);
+        let data = Supplied::fetch(
+            &functions.needs(*trigger, &cf),
+            &store,
+            &templates,
+            &NO_CALLS,
+        );
         group.bench_function("function", |b| {
             b.iter_batched(
                 || cf.clone(),

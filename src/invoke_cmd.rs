@@ -105,6 +105,11 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         Err(e) => return bad_input(e),
     };
     let functions = &site.functions;
+    // A sign-in block's token exchange is made for real, as the local distribution makes it.
+    let caller = match cloudfront::calls::HttpsCaller::new() {
+        Ok(caller) => caller,
+        Err(e) => return bad_input(e),
+    };
     if args.data_store.uses_dynamodb() {
         let config = match &distribution {
             Ok(config) => config.data.clone(),
@@ -115,7 +120,12 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
             Err(e) => return bad_input(e),
         };
         eprintln!("note: the function runs on the DynamoDB tables; a counter API changes them");
-        return match runner::invoke(functions, args.trigger, &event, store.as_ref(), &templates) {
+        let sources = runner::Sources {
+            store: store.as_ref(),
+            templates: &templates,
+            caller: &caller,
+        };
+        return match runner::invoke(functions, args.trigger, &event, sources) {
             Ok(invocation) => report(&invocation),
             Err(e) => bad_input(format!("{}: {e}", args.event.display())),
         };
@@ -140,7 +150,12 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         Ok(store) => store,
         Err(e) => return bad_input(e),
     };
-    let invocation = match runner::invoke(functions, args.trigger, &event, &store, &templates) {
+    let sources = runner::Sources {
+        store: &store,
+        templates: &templates,
+        caller: &caller,
+    };
+    let invocation = match runner::invoke(functions, args.trigger, &event, sources) {
         Ok(invocation) => invocation,
         Err(e) => return bad_input(format!("{}: {e}", args.event.display())),
     };

@@ -754,3 +754,20 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     }
     Ok(all_fit)
 }
+
+#[cfg(test)]
+mod tests {
+    /// `package` turns on `block-<name>` in the module crate for each optional viewer block a
+    /// site uses: each must be one of edge-python's features, or the build fails for that site.
+    #[test]
+    fn every_optional_viewer_block_is_a_feature_of_the_module() {
+        let manifest = include_str!("../edge-python/Cargo.toml");
+        for block in edge_functions::site::OPTIONAL_VIEWER_BLOCKS {
+            let feature = format!("block-{block} = [\"edge-functions/block-{block}\"]");
+            assert!(
+                manifest.contains(&feature),
+                "edge-python/Cargo.toml lacks `{feature}`"
+            );
+        }
+    }
+}

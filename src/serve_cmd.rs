@@ -60,6 +60,7 @@ struct Setup {
     origin_dir: Option<PathBuf>,
     store: Store,
     templates: Arc<DirTemplates>,
+    caller: Arc<dyn edge_functions::data::Caller>,
     cache_bytes: usize,
 }
 
@@ -97,6 +98,7 @@ impl Setup {
         let data = DataSources {
             store,
             templates: self.templates.clone(),
+            caller: self.caller.clone(),
         };
         Distribution::new(config, &loaded.sites, data, base, self.cache_bytes)
     }
@@ -180,6 +182,7 @@ async fn run(args: ServeArgs, log_requests: bool) -> Result<(), String> {
         origin_dir: args.origin_dir.clone(),
         store,
         templates: Arc::new(DirTemplates::new(origin_dir.join("templates"))),
+        caller: Arc::new(cloudfront::calls::HttpsCaller::new()?),
         cache_bytes: args.cache_mb.max(1) * 1024 * 1024,
     };
     let distribution: cloudfront::server::Shared = Arc::new(RwLock::new(Arc::new(setup.build()?)));

@@ -82,7 +82,12 @@ fn event(trigger: EventType, method: &str, uri: &str, query: &str, headers: &[(&
 }
 
 fn run(store: &dyn ItemStore, cf: Cf, trigger: EventType) -> Invocation {
-    let invocation = runner::run(&functions(), trigger, cf, store, &templates());
+    let invocation = runner::run(
+        &functions(),
+        trigger,
+        cf,
+        runner::Sources::offline(store, &templates()),
+    );
     assert_eq!(
         invocation.violations,
         vec![],
@@ -220,8 +225,7 @@ fn a_missing_template_is_a_function_error() {
         &functions(),
         EventType::OriginRequest,
         event(EventType::OriginRequest, "GET", "/", "", &[]),
-        &seeded_store(),
-        &MemoryTemplates::default(),
+        runner::Sources::offline(&seeded_store(), &MemoryTemplates::default()),
     );
     assert!(matches!(
         invocation.result,
@@ -334,7 +338,7 @@ fn device_assets_only_for_listed_devices() {
 
 struct Undeclared;
 impl ViewerRequestStep for Undeclared {
-    fn viewer_request(&self, _request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, _request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         Flow::Continue
     }
 }

@@ -125,8 +125,7 @@ fn page(store: &dyn ItemStore, table: &str, method: &str, uri: &str, query: &str
         &functions(table),
         EventType::OriginRequest,
         origin_request(method, uri, query),
-        store,
-        &templates,
+        runner::Sources::offline(store, &templates),
     );
     assert_eq!(invocation.violations, vec![]);
     match invocation.result {

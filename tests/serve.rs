@@ -54,7 +54,7 @@ impl Probe {
 struct ProbeStep(Arc<Probe>);
 
 impl ViewerRequestStep for ProbeStep {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         self.0.count(EventType::ViewerRequest);
         self.0.body(EventType::ViewerRequest, request);
         self.0

@@ -1,4 +1,5 @@
 pub mod cache;
+pub mod calls;
 pub mod config;
 pub mod distribution;
 pub mod origin;

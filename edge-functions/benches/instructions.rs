@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use edge_functions::EventType;
-use edge_functions::data::{EmbeddedStore, MemoryStore, MemoryTemplates, Supplied};
+use edge_functions::data::{EmbeddedStore, MemoryStore, MemoryTemplates, NoCalls, Supplied};
 use edge_functions::event::{Cf, FunctionResult, parse_event};
 use edge_functions::function::EdgeFunctions;
 use edge_functions::rules;
@@ -124,7 +124,12 @@ fn case(site: &str, fixture: &str) -> Case {
         .swap_remove(0)
         .cf;
     let needs = site.functions.needs(trigger, &cf);
-    let data = Supplied::fetch(&needs, &site.store, &site.templates);
+    let data = Supplied::fetch(
+        &needs,
+        &site.store,
+        &site.templates,
+        &NoCalls("the benches make no network calls"),
+    );
     Case {
         site,
         trigger,

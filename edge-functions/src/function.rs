@@ -213,7 +213,11 @@ pub enum PathSpec {
 
 /// A viewer-request customization.
 pub trait ViewerRequestStep: Send + Sync {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow;
+    /// What the step will need to handle this request (nothing, by default): a sign-in block's
+    /// token exchange is the one viewer-request need.
+    fn needs(&self, _request: &Request, _needs: &mut Needs) {}
+
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, data: &Supplied) -> Flow;
 
     /// The headers the step reads (all, unless it says).
     fn header_reads(&self, reads: &mut HeaderReads) {
@@ -305,10 +309,16 @@ pub struct ViewerRequestFunction {
 }
 
 impl ViewerRequestFunction {
-    pub fn run(&self, request: &mut Request) -> Flow {
+    pub fn needs(&self, request: &Request) -> Needs {
+        let mut needs = Needs::default();
+        self.steps.iter().for_each(|s| s.needs(request, &mut needs));
+        needs
+    }
+
+    pub fn run(&self, request: &mut Request, data: &Supplied) -> Flow {
         let mut edit = RequestEdit::new(request);
         for step in &self.steps {
-            if let Flow::Respond(mut response) = step.viewer_request(&mut edit) {
+            if let Flow::Respond(mut response) = step.viewer_request(&mut edit, data) {
                 self.finish.iter().for_each(|f| f.finish(&mut response));
                 return Flow::Respond(response);
             }
@@ -484,6 +494,11 @@ impl EdgeFunctions {
     /// The data the trigger's function needs for this event.
     pub fn needs(&self, trigger: EventType, cf: &Cf) -> Needs {
         match trigger {
+            EventType::ViewerRequest => self
+                .viewer_request
+                .as_ref()
+                .map(|f| f.needs(&cf.request))
+                .unwrap_or_default(),
             EventType::OriginRequest => self
                 .origin_request
                 .as_ref()
@@ -527,7 +542,7 @@ impl EdgeFunctions {
         match trigger {
             EventType::ViewerRequest => {
                 let flow = match &self.viewer_request {
-                    Some(f) => f.run(&mut request),
+                    Some(f) => f.run(&mut request, data),
                     None => Flow::Continue,
                 };
                 Ok(match flow {

@@ -1,7 +1,7 @@
 //! Running a function in-process on an event, as Lambda@Edge would, and judging the result as
 //! CloudFront would. `invoke`, the golden tests and the benches all come through here.
 
-use crate::data::{ItemStore, Needs, Supplied, TemplateSource};
+use crate::data::{Caller, ItemStore, Needs, Supplied, TemplateSource};
 use crate::event::{Cf, EventError, EventType, FunctionResult, parse_event};
 use crate::function::{EdgeFunctions, FunctionError};
 use crate::rules::{self, Failure, Violation};
@@ -37,16 +37,38 @@ pub fn read_event(trigger: EventType, event: &[u8]) -> Result<Cf, EventError> {
     Ok(cf)
 }
 
-/// Runs the trigger's function on the event, supplying the data it asks for from the stores.
+/// What a run may draw on: the item store, the templates, and the network calls it may make.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub store: &'a dyn ItemStore,
+    pub templates: &'a dyn TemplateSource,
+    pub caller: &'a dyn Caller,
+}
+
+/// Where calls go when a run is given none: nowhere, cleanly.
+static NO_CALLS: crate::data::NoCalls =
+    crate::data::NoCalls("this run was given no way to make network calls");
+
+impl<'a> Sources<'a> {
+    /// Items and templates, and no network calls (a call fails as an outage does).
+    pub fn offline(store: &'a dyn ItemStore, templates: &'a dyn TemplateSource) -> Sources<'a> {
+        Sources {
+            store,
+            templates,
+            caller: &NO_CALLS,
+        }
+    }
+}
+
+/// Runs the trigger's function on the event, supplying what it asks for from `sources`.
 pub fn invoke(
     functions: &EdgeFunctions,
     trigger: EventType,
     event: &[u8],
-    store: &dyn ItemStore,
-    templates: &dyn TemplateSource,
+    sources: Sources<'_>,
 ) -> Result<Invocation, EventError> {
     let cf = read_event(trigger, event)?;
-    Ok(run(functions, trigger, cf, store, templates))
+    Ok(run(functions, trigger, cf, sources))
 }
 
 /// Runs the trigger's function on a parsed event.
@@ -54,14 +76,13 @@ pub fn run(
     functions: &EdgeFunctions,
     trigger: EventType,
     cf: Cf,
-    store: &dyn ItemStore,
-    templates: &dyn TemplateSource,
+    sources: Sources<'_>,
 ) -> Invocation {
     let needs = functions.needs(trigger, &cf);
     let data = if needs.is_empty() {
         Supplied::default()
     } else {
-        Supplied::fetch(&needs, store, templates)
+        Supplied::fetch(&needs, sources.store, sources.templates, sources.caller)
     };
     let result = functions.run(trigger, &cf, &data);
     let violations = match &result {

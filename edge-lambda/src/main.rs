@@ -100,8 +100,15 @@ async fn handle(host: Arc<Host>, event: LambdaEvent<Value>) -> Result<Value, Err
             &host.functions,
             host.trigger,
             cf,
-            host.store.as_ref(),
-            &host.templates,
+            runner::Sources {
+                store: host.store.as_ref(),
+                templates: &host.templates,
+                // Sign-in's token exchange is made by the Lambda@Edge host (Python) and the
+                // local distribution; this binary answers it as an outage, cleanly.
+                caller: &edge_functions::data::NoCalls(
+                    "the lambda_runtime binary does not make a sign-in block's token exchange",
+                ),
+            },
         );
         let result = invocation
             .result

@@ -97,6 +97,7 @@ impl TestSite {
         let data = DataSources {
             store,
             templates: Arc::new(DirTemplates::new(origin_site().join("templates"))),
+            caller: Arc::new(cloudfront::calls::HttpsCaller::new().unwrap()),
         };
         let distribution = Distribution::new(config, &sites, data, &root(), 8 << 20).unwrap();
         let shared: cloudfront::server::Shared = Arc::new(RwLock::new(Arc::new(distribution)));

@@ -81,8 +81,12 @@ impl Distribution {
         } else {
             let data = self.data.clone();
             let task = tokio::task::spawn_blocking(move || {
-                let supplied =
-                    Supplied::fetch(&needs, data.store.as_ref(), data.templates.as_ref());
+                let supplied = Supplied::fetch(
+                    &needs,
+                    data.store.as_ref(),
+                    data.templates.as_ref(),
+                    data.caller.as_ref(),
+                );
                 judge(&functions, trigger, &cf, &supplied)
             });
             match tokio::time::timeout(limit, task).await {

@@ -211,6 +211,8 @@ impl ResolvedBehavior {
 pub struct DataSources {
     pub store: Arc<dyn ItemStore>,
     pub templates: Arc<dyn TemplateSource>,
+    /// Makes the network calls functions ask for (a sign-in block's token exchange).
+    pub caller: Arc<dyn edge_functions::data::Caller>,
 }
 
 /// A running local distribution.

@@ -133,6 +133,8 @@ pub struct IdToken {
     pub expires_at: u64,
     pub email: Option<String>,
     pub groups: Vec<String>,
+    /// The `nonce` the sign-in asked the user pool to put in the token, if any.
+    pub nonce: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -160,6 +162,8 @@ struct Claims {
     email: Option<String>,
     #[serde(default, rename = "cognito:groups")]
     groups: Vec<String>,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 fn decode_part<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
@@ -245,6 +249,7 @@ pub fn verify(
         expires_at: exp,
         email: claims.email,
         groups: claims.groups,
+        nonce: claims.nonce,
     })
 }
 
@@ -253,48 +258,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A 2048-bit key made for these tests only (PKCS#1 DER): it signs nothing anywhere else.
-    const TEST_KEY: &[u8] = include_bytes!("test-key.der");
+    use crate::auth::test_keys::{b64, jwks_json, sign};
+
     const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test";
     const CLIENT: &str = "client123";
     const NOW: u64 = 1_800_000_000;
 
-    fn b64(bytes: &[u8]) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    }
-
-    fn keypair() -> ring::signature::RsaKeyPair {
-        ring::signature::RsaKeyPair::from_der(TEST_KEY).unwrap()
-    }
-
     fn jwks() -> Jwks {
-        let public = ring::signature::RsaPublicKeyComponents::<Vec<u8>>::from(keypair().public());
-        Jwks::from_json(
-            &json!({"keys": [
-                {"kid": "k1", "kty": "RSA", "alg": "RS256", "use": "sig", "n": b64(&public.n), "e": b64(&public.e)},
-                {"kid": "enc", "kty": "RSA", "use": "enc", "n": b64(&public.n), "e": b64(&public.e)},
-            ]})
-            .to_string(),
-        )
-        .unwrap()
-    }
-
-    fn sign(header: serde_json::Value, claims: serde_json::Value) -> String {
-        let signed = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
-        let pair = keypair();
-        let mut signature = vec![0; pair.public().modulus_len()];
-        pair.sign(
-            &ring::signature::RSA_PKCS1_SHA256,
-            &ring::rand::SystemRandom::new(),
-            signed.as_bytes(),
-            &mut signature,
-        )
-        .unwrap();
-        format!("{signed}.{}", b64(&signature))
+        Jwks::from_json(&jwks_json()).unwrap()
     }
 
     fn claims() -> serde_json::Value {

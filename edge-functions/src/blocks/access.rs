@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Supplied;
 use crate::event::Response;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
@@ -81,7 +82,7 @@ fn an_hour() -> u64 {
 }
 
 impl ViewerRequestStep for Maintenance {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         if !self.enabled
             || self
                 .allow_prefixes
@@ -173,7 +174,7 @@ impl HotlinkProtection {
 }
 
 impl ViewerRequestStep for HotlinkProtection {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         if !self
             .prefixes
             .iter()
@@ -267,7 +268,9 @@ mod tests {
                 uri: uri.into(),
                 ..Default::default()
             };
-            match maintenance.viewer_request(&mut RequestEdit::new(&mut request)) {
+            match maintenance
+                .viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default())
+            {
                 Flow::Respond(r) => Some(r),
                 Flow::Continue => None,
             }

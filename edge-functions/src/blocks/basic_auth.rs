@@ -14,6 +14,7 @@ use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::data::Supplied;
 use crate::event::Response;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
@@ -215,7 +216,7 @@ impl BasicAuth {
 }
 
 impl ViewerRequestStep for BasicAuth {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         if !crate::blocks::in_scope(&self.prefixes, &request.uri) {
             return Flow::Continue;
         }
@@ -334,7 +335,7 @@ mod tests {
             .viewer_request
             .as_ref()
             .unwrap()
-            .viewer_request(&mut RequestEdit::new(&mut request))
+            .viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default())
     }
 
     fn basic(credentials: &str) -> String {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Supplied;
 use crate::event::Response;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
@@ -32,7 +33,7 @@ fn moved_permanently() -> u16 {
 }
 
 impl ViewerRequestStep for CanonicalHost {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         let Some(host) = request.headers.get("host") else {
             return Flow::Continue;
         };
@@ -121,7 +122,7 @@ mod tests {
             ..Default::default()
         };
         request.headers.set("Host", host);
-        match block.viewer_request(&mut RequestEdit::new(&mut request)) {
+        match block.viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default()) {
             Flow::Respond(r) => r.headers.get("location").map(str::to_owned),
             Flow::Continue => None,
         }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Supplied;
 use crate::event::{Headers, Request, Response};
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep, ViewerResponseStep};
 
@@ -81,7 +82,7 @@ impl Cors {
 
 impl ViewerRequestStep for Cors {
     /// Answers a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         if request.method != "OPTIONS" || !self.applies(&request.uri) {
             return Flow::Continue;
         }
@@ -226,7 +227,7 @@ mod tests {
         };
         request.headers.set("Origin", origin);
         request.headers.set("Access-Control-Request-Method", method);
-        cors.viewer_request(&mut RequestEdit::new(&mut request))
+        cors.viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default())
     }
 
     #[test]

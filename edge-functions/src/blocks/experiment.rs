@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
 
 use crate::blocks::Fnv1a;
+use crate::data::Supplied;
 use crate::event::{Headers, Request};
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep, ViewerResponseStep};
 
@@ -82,7 +83,7 @@ impl Experiment {
 }
 
 impl ViewerRequestStep for Experiment {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         let variant = match request.headers.cookie(&self.cookie) {
             Some(name) if self.known(name) => Some(name.to_owned()),
             _ => self.assign(request).map(|v| v.name.clone()),
@@ -229,7 +230,7 @@ mod tests {
     fn a_cookie_keeps_the_variant_and_a_forged_header_is_overwritten() {
         let mut r = request("1.2.3.4", Some("x=1; alien-variant=b"));
         r.headers.set("X-Experiment-Variant", "zzz");
-        experiment().viewer_request(&mut RequestEdit::new(&mut r));
+        experiment().viewer_request(&mut RequestEdit::new(&mut r), &Supplied::default());
         assert_eq!(r.headers.get("x-experiment-variant"), Some("b"));
         let mut response = Headers::new();
         experiment().viewer_response(&r, 200, &mut response);
@@ -246,8 +247,8 @@ mod tests {
             let ip = format!("10.0.0.{i}");
             let mut first = request(&ip, None);
             let mut again = request(&ip, Some("alien-variant=bogus"));
-            experiment().viewer_request(&mut RequestEdit::new(&mut first));
-            experiment().viewer_request(&mut RequestEdit::new(&mut again));
+            experiment().viewer_request(&mut RequestEdit::new(&mut first), &Supplied::default());
+            experiment().viewer_request(&mut RequestEdit::new(&mut again), &Supplied::default());
             let variant = first
                 .headers
                 .get("x-experiment-variant")
@@ -278,7 +279,7 @@ mod tests {
         let run = |uri: &str, cookie: &str| {
             let mut r = request("1.2.3.4", Some(cookie));
             r.uri = uri.into();
-            experiment.viewer_request(&mut RequestEdit::new(&mut r));
+            experiment.viewer_request(&mut RequestEdit::new(&mut r), &Supplied::default());
             (
                 r.uri,
                 r.headers.get("x-experiment-variant").map(str::to_owned),

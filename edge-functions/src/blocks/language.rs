@@ -129,7 +129,7 @@ impl LanguageRedirect {
 }
 
 impl ViewerRequestStep for LanguageRedirect {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         match self.browser_language(request).map(str::to_owned) {
             Some(language) => request.headers_mut().set("Accept-Language", language),
             None => {
@@ -385,7 +385,7 @@ mod tests {
                 request.headers.set("Accept-Language", v);
             }
             assert_eq!(
-                step.viewer_request(&mut RequestEdit::new(&mut request)),
+                step.viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default()),
                 Flow::Continue
             );
             assert_eq!(request.headers.get("accept-language"), kept, "{sent:?}");

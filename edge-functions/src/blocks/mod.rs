@@ -38,6 +38,8 @@ pub mod request_headers;
 #[cfg(feature = "origin")]
 pub mod response_headers;
 pub mod security_headers;
+#[cfg(feature = "block-sign-in")]
+pub mod sign_in;
 pub mod single_page_app;
 pub mod trailing_slash;
 

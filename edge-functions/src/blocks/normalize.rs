@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Supplied;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 /// Normalizes the uri and query string without changing what is asked for:
@@ -76,7 +77,7 @@ impl NormalizeRequest {
 }
 
 impl ViewerRequestStep for NormalizeRequest {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         if let std::borrow::Cow::Owned(uri) = self.normalize_uri(&request.uri) {
             // `//` would leave an empty path; keep the root.
             request.set_uri(if uri.is_empty() { "/".to_owned() } else { uri });
@@ -132,7 +133,7 @@ mod tests {
             querystring: query.into(),
             ..Default::default()
         };
-        block().viewer_request(&mut RequestEdit::new(&mut request));
+        block().viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default());
         (request.uri, request.querystring)
     }
 

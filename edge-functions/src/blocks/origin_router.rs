@@ -763,7 +763,7 @@ rules = [{ header = { name = "X-Variant", values = ["b"] }, origin = "b" }]"#,
             let mut r = request("/index.html", "192.0.2.1");
             r.headers.set("Cookie", cookie);
             // Viewer-request assigns the variant; the origin request policy forwards its header.
-            experiment.viewer_request(&mut RequestEdit::new(&mut r));
+            experiment.viewer_request(&mut RequestEdit::new(&mut r), &Supplied::default());
             assert_eq!(domain(&route(&steps, &mut r)), expected, "{cookie}");
         }
     }

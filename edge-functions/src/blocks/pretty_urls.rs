@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Supplied;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 /// Rewrites the uri in place; the viewer's URL is unchanged. An exact route wins; then the
@@ -56,7 +57,7 @@ impl PrettyUrls {
 }
 
 impl ViewerRequestStep for PrettyUrls {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         if let Some(target) = self.rewrite(&request.uri) {
             request.set_uri(target);
         }
@@ -104,7 +105,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            block.viewer_request(&mut RequestEdit::new(&mut request)),
+            block.viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default()),
             Flow::Continue
         );
         request.uri

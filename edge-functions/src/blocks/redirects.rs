@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blocks::path_index::{PathIndex, PathKey};
 use crate::blocks::path_pattern::{self, PathPattern};
+use crate::data::Supplied;
 use crate::event::Response;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
@@ -369,7 +370,7 @@ fn now_unix_seconds() -> i64 {
 }
 
 impl ViewerRequestStep for Redirects {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         let host = if self.compiled.by_host {
             request
                 .headers
@@ -468,7 +469,7 @@ mod tests {
         if let Some(host) = host {
             request.headers.set("Host", host);
         }
-        match block.viewer_request(&mut RequestEdit::new(&mut request)) {
+        match block.viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default()) {
             Flow::Respond(response) => Some(response),
             Flow::Continue => None,
         }

@@ -46,7 +46,7 @@ impl SinglePageApp {
 }
 
 impl ViewerRequestStep for SinglePageApp {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         self.apply(request);
         Flow::Continue
     }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::Supplied;
 use crate::function::{Flow, HeaderReads, RequestEdit, ViewerRequestStep};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,7 +76,7 @@ pub(crate) fn without_trailing_slash(uri: &str) -> Option<&str> {
 }
 
 impl ViewerRequestStep for TrailingSlash {
-    fn viewer_request(&self, request: &mut RequestEdit<'_>) -> Flow {
+    fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
         let Some(fixed) = self.fixed(&request.uri) else {
             return Flow::Continue;
         };

@@ -19,6 +19,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use calls::{Call, CallAnswer, CallError, Caller, NoCalls, RetryPolicy, call_with_retries};
+
 /// One item: attribute name → value.
 pub type Item = serde_json::Map<String, Value>;
 
@@ -335,16 +337,24 @@ pub trait TemplateSource: Send + Sync {
     fn template(&self, name: &str) -> Result<Option<String>, DataError>;
 }
 
-/// What an origin function needs before it can run.
+/// What a function needs before it can run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
     pub queries: Vec<Query>,
     pub templates: Vec<String>,
+    /// Network calls (a sign-in block's token exchange).
+    pub calls: Vec<Call>,
 }
 
 impl Needs {
     pub fn is_empty(&self) -> bool {
-        self.queries.is_empty() && self.templates.is_empty()
+        self.queries.is_empty() && self.templates.is_empty() && self.calls.is_empty()
+    }
+
+    pub fn call(&mut self, call: Call) {
+        if !self.calls.contains(&call) {
+            self.calls.push(call);
+        }
     }
 
     pub fn query(&mut self, query: Query) {
@@ -365,6 +375,7 @@ impl Needs {
 pub struct Supplied {
     pub answers: Vec<(Query, Result<Answer, DataError>)>,
     pub templates: BTreeMap<String, Result<Option<String>, DataError>>,
+    pub calls: Vec<(Call, Result<CallAnswer, CallError>)>,
 }
 
 impl Supplied {
@@ -376,9 +387,33 @@ impl Supplied {
             .map(|(_, answer)| answer)
     }
 
-    /// Fetches everything `needs` asks for, one query after the other.
-    pub fn fetch(needs: &Needs, store: &dyn ItemStore, templates: &dyn TemplateSource) -> Supplied {
+    /// The answer to a call the function asked for; `None` if it was not asked.
+    pub fn call_answer(&self, call: &Call) -> Option<&Result<CallAnswer, CallError>> {
+        self.calls
+            .iter()
+            .find(|(c, _)| c == call)
+            .map(|(_, answer)| answer)
+    }
+
+    /// Fetches everything `needs` asks for, one query after the other; calls are made as
+    /// [`call_with_retries`] says.
+    pub fn fetch(
+        needs: &Needs,
+        store: &dyn ItemStore,
+        templates: &dyn TemplateSource,
+        caller: &dyn Caller,
+    ) -> Supplied {
         Supplied {
+            calls: needs
+                .calls
+                .iter()
+                .map(|c| {
+                    (
+                        c.clone(),
+                        call_with_retries(caller, c, &RetryPolicy::default()),
+                    )
+                })
+                .collect(),
             answers: needs
                 .queries
                 .iter()
@@ -983,6 +1018,7 @@ mod tests {
     }
 }
 
+pub mod calls;
 pub mod store_config;
 pub use store_config::{Replica, StoreConfig, StoreConfigError};
 

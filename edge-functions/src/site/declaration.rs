@@ -35,6 +35,32 @@ pub struct Declaration {
 pub const PACKAGED_FILE: &str = "site.json";
 
 impl Declaration {
+    /// Lets each block complete its settings as `serve`, `invoke` and `package` must (a sign-in
+    /// block's user pool keys and signing secret): what it writes is then built, and packed.
+    pub fn prepare(
+        &mut self,
+        registry: &super::Registry,
+        with: &dyn super::Prepare,
+    ) -> Result<(), SiteError> {
+        for (name, settings) in &mut self.blocks {
+            let Some(kind) = settings
+                .get("block")
+                .and_then(Value::as_str)
+                .and_then(|k| registry.get(k))
+            else {
+                // An unknown kind is refused, with its line, when the declaration is built.
+                continue;
+            };
+            let kind_value = settings.remove("block");
+            let prepared = (kind.prepare)(settings, with);
+            if let Some(kind_value) = kind_value {
+                settings.insert("block".into(), kind_value);
+            }
+            prepared.map_err(|e| SiteError::new(Place::Block(name.clone()), e))?;
+        }
+        Ok(())
+    }
+
     /// The JSON form a package carries.
     pub fn to_json(&self) -> String {
         // A map of strings, lists and JSON values: serializing it cannot fail.

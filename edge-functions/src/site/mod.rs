@@ -37,9 +37,11 @@ use crate::data::{SeededTable, TableSpec};
 use crate::function::EdgeFunctions;
 pub use build::{build, build_each_trigger};
 pub use declaration::{Declaration, Place, SiteError};
-pub use registry::{Block, BlockKind, OPTIONAL_VIEWER_BLOCKS, Registry, SiteContext, Steps};
+pub use registry::{
+    Block, BlockKind, OPTIONAL_VIEWER_BLOCKS, Prepare, Registry, SiteContext, Steps,
+};
 #[cfg(feature = "toml")]
-pub use toml_file::{load, load_file, read_checked};
+pub use toml_file::{load, load_file, load_file_prepared, read_checked, read_prepared};
 
 /// A mistake in a declaration file: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +134,9 @@ preset = "strict-same-origin"
             uri: "/old/intro".into(),
             ..Default::default()
         };
-        let crate::function::Flow::Respond(response) = viewer_request.run(&mut request) else {
+        let crate::function::Flow::Respond(response) =
+            viewer_request.run(&mut request, &Default::default())
+        else {
             panic!("a redirect");
         };
         assert_eq!(response.status, "301");

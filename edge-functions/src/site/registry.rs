@@ -29,6 +29,7 @@ pub const OPTIONAL_VIEWER_BLOCKS: &[&str] = &[
     "origin-router",
     "basic-auth",
     "language-redirect",
+    "sign-in",
 ];
 
 /// What a block adds to each trigger's function it can run in.
@@ -105,7 +106,31 @@ pub trait Block: DeserializeOwned + 'static {
     const EXAMPLE: &'static str;
 
     fn build(self, site: &SiteContext) -> Result<Steps, String>;
+
+    /// Completes the settings where `serve` and `package` must (a user pool's keys fetched, a
+    /// signing secret generated), before the declaration is built or packed. Most blocks have
+    /// nothing to do.
+    fn prepare(
+        settings: &mut serde_json::Map<String, serde_json::Value>,
+        with: &dyn Prepare,
+    ) -> Result<(), String> {
+        let _ = (settings, with);
+        Ok(())
+    }
 }
+
+/// What `serve`, `invoke` and `package` give a block's [`Block::prepare`]: the network and
+/// randomness, which a block's build never uses itself.
+pub trait Prepare {
+    /// The body of a GET of `url` (a user pool's JWKS).
+    fn fetch(&self, url: &str) -> Result<String, String>;
+    /// A new random secret of 32 bytes, base64url.
+    fn secret(&self) -> String;
+}
+
+/// Completes a block's settings (without `block`).
+pub(crate) type PrepareFn =
+    fn(&mut serde_json::Map<String, serde_json::Value>, &dyn Prepare) -> Result<(), String>;
 
 /// Why a block's settings were refused.
 pub(crate) enum BuildError {
@@ -132,6 +157,7 @@ pub struct BlockKind {
     pub example: &'static str,
     settings: fn() -> Vec<&'static str>,
     pub(crate) build: BuildFn,
+    pub(crate) prepare: PrepareFn,
     #[cfg(feature = "toml")]
     pub(crate) locate: LocateFn,
 }
@@ -197,6 +223,8 @@ impl Registry {
         let registry = registry.register::<BasicAuthSettings>();
         #[cfg(feature = "block-language-redirect")]
         let registry = registry.register::<LanguageRedirect>();
+        #[cfg(feature = "block-sign-in")]
+        let registry = registry.register::<sign_in::SignInSettings>();
         #[cfg(feature = "origin")]
         let registry = registry
             .register::<DefaultCacheControl>()
@@ -224,6 +252,7 @@ impl Registry {
             example: B::EXAMPLE,
             settings: field_names::<B>,
             build: build::<B>,
+            prepare: B::prepare,
             #[cfg(feature = "toml")]
             locate: locate::<B>,
         };

@@ -11,7 +11,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::declaration::{Declaration, Place, SiteError};
-use super::{DeclarationError, Registry, Site, build};
+use super::{DeclarationError, Prepare, Registry, Site, build};
 use crate::EventType;
 
 /// Reads and loads a declaration file.
@@ -23,13 +23,51 @@ pub fn load_file(
     load(&read_text(path)?, path, registry, only)
 }
 
+/// Reads a declaration file, lets its blocks complete their settings (`Block::prepare`: a
+/// sign-in block's keys and secret) and loads it: what `serve` and `invoke` run.
+pub fn load_file_prepared(
+    path: &Path,
+    registry: &Registry,
+    with: &dyn Prepare,
+) -> Result<Site, DeclarationError> {
+    let text = read_text(path)?;
+    let mut read = read(&text, path)?;
+    prepare(&mut read, registry, with)?;
+    build(&read.declaration, registry, None).map_err(|e| read.locate(e, registry))
+}
+
 /// Reads a declaration file and checks all of it (every block built, as `load_file` does):
-/// the declaration a package carries.
+/// the declaration `check` reads.
 pub fn read_checked(path: &Path, registry: &Registry) -> Result<Declaration, DeclarationError> {
     let text = read_text(path)?;
     let read = read(&text, path)?;
     build(&read.declaration, registry, None).map_err(|e| read.locate(e, registry))?;
     Ok(read.declaration)
+}
+
+/// Like [`read_checked`], with the blocks' settings completed (`Block::prepare`): the
+/// declaration a package carries.
+pub fn read_prepared(
+    path: &Path,
+    registry: &Registry,
+    with: &dyn Prepare,
+) -> Result<Declaration, DeclarationError> {
+    let text = read_text(path)?;
+    let mut read = read(&text, path)?;
+    prepare(&mut read, registry, with)?;
+    build(&read.declaration, registry, None).map_err(|e| read.locate(e, registry))?;
+    Ok(read.declaration)
+}
+
+fn prepare(
+    read: &mut Read<'_>,
+    registry: &Registry,
+    with: &dyn Prepare,
+) -> Result<(), DeclarationError> {
+    let mut declaration = std::mem::take(&mut read.declaration);
+    let prepared = declaration.prepare(registry, with);
+    read.declaration = declaration;
+    prepared.map_err(|e| read.locate(e, registry))
 }
 
 /// Loads a declaration. With `only`, just that trigger's function is built (a package for one

@@ -1,0 +1,159 @@
+//! The network calls the tools and the local distribution make for sign-in: a function's token
+//! exchange ([`HttpsCaller`], the local distribution's [`Caller`]) and the user pool's keys,
+//! fetched when a site is served or packaged ([`fetch_text`]). HTTPS with the system's roots;
+//! plain HTTP only to loopback addresses (a local stand-in for Cognito in tests).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use edge_functions::data::calls::is_callable_url;
+use edge_functions::data::{Call, CallAnswer, CallError, Caller};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The most of an answer that is read: a token endpoint's JSON, or a JWKS, is a few KB.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+/// Makes a function's calls for the local distribution and `invoke`.
+pub struct HttpsCaller {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl HttpsCaller {
+    pub fn new() -> Result<HttpsCaller, String> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| format!("cannot read the system's certificate authorities: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(HttpsCaller {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
+    }
+
+    async fn request(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<CallAnswer, CallError> {
+        let unreachable = |reason: String| CallError::Unreachable {
+            url: url.to_owned(),
+            reason,
+        };
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| unreachable(error_chain(&e)))?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| unreachable(format!("reading the answer: {e}")))?
+                .to_bytes();
+            Ok(CallAnswer {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| CallError::Timeout {
+                url: url.to_owned(),
+                timeout_ms: timeout.as_millis() as u64,
+            })?
+    }
+
+    /// Runs `future` to its end from synchronous code: on the runtime this thread belongs to
+    /// (the local distribution runs functions that need calls on its blocking pool), else on
+    /// a runtime of its own (`invoke`, the tools).
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.block_on(future),
+            Err(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime builds")
+                .block_on(future),
+        }
+    }
+}
+
+/// Every cause of a client error: hyper's own message is only the outermost ("client error").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl Caller for HttpsCaller {
+    fn send(&self, call: &Call, timeout: Duration) -> Result<CallAnswer, CallError> {
+        if !is_callable_url(&call.url) {
+            return Err(CallError::Unreachable {
+                url: call.url.clone(),
+                reason: "only https:// (or http:// to a loopback address) is called".into(),
+            });
+        }
+        let mut request = http::Request::post(&call.url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json");
+        if let Some(authorization) = &call.authorization {
+            request = request.header("authorization", authorization);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(call.body())))
+            .map_err(|e| CallError::Unreachable {
+                url: call.url.clone(),
+                reason: format!("not a URL this client can call: {e}"),
+            })?;
+        Self::block_on(self.request(request, &call.url, timeout))
+    }
+}
+
+/// GETs `url` (a user pool's JWKS) and returns its body: what `serve` and `package` use to bring
+/// a sign-in block's keys into the declaration they run or pack.
+pub fn fetch_text(url: &str, timeout: Duration) -> Result<String, String> {
+    if !is_callable_url(url) {
+        return Err(format!(
+            "{url}: only https:// (or http:// to a loopback address) is fetched"
+        ));
+    }
+    let request = http::Request::get(url)
+        .header("accept", "application/json")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| format!("{url} is not a URL: {e}"))?;
+    // On a thread and runtime of its own: the tools call this from inside their runtime too.
+    let answer = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start a runtime to fetch {url}: {e}"))?;
+                runtime.block_on(async {
+                    let caller = HttpsCaller::new()?;
+                    caller
+                        .request(request, url, timeout)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err(format!("fetching {url} failed")))
+    })?;
+    if answer.status != 200 {
+        return Err(format!("{url} answered {}", answer.status));
+    }
+    Ok(answer.body)
+}
