@@ -44,8 +44,12 @@ fn run(args: CheckArgs) -> Result<(), String> {
             let config_path = args.config.unwrap_or_else(crate::serve_cmd::default_config);
             let config = DistributionConfig::load(&config_path).map_err(|e| e.to_string())?;
             // The policies' check, as `serve` and `package` run it.
-            let loaded =
-                cloudfront::distribution::load_sites(&config, &config_path, crate::registry())?;
+            let loaded = cloudfront::distribution::load_sites(
+                &config,
+                &config_path,
+                crate::registry(),
+                None,
+            )?;
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
             }

@@ -37,6 +37,20 @@ pub(crate) fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Registry::builtin)
 }
 
+/// What blocks complete their settings with in `invoke` and `package`: one per run, so every
+/// function packed together has the same signing secret. A fetch that fails is an error.
+pub(crate) fn preparation() -> &'static cloudfront::calls::NetworkPreparation {
+    static PREPARATION: OnceLock<cloudfront::calls::NetworkPreparation> = OnceLock::new();
+    PREPARATION.get_or_init(Default::default)
+}
+
+/// `serve`'s: a fetch that fails is a warning (a local stand-in for a user pool may not be
+/// running yet), so the rest of the site is served.
+pub(crate) fn serve_preparation() -> &'static cloudfront::calls::NetworkPreparation {
+    static PREPARATION: OnceLock<cloudfront::calls::NetworkPreparation> = OnceLock::new();
+    PREPARATION.get_or_init(cloudfront::calls::NetworkPreparation::lenient)
+}
+
 #[derive(Parser)]
 #[command(
     name = "edgekit",

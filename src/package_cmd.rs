@@ -485,10 +485,13 @@ fn package_config(config: &DistributionConfig) -> serde_json::Value {
     })
 }
 
-/// Writes the checked declaration a package carries (`site.json`) to `to`.
+/// Writes the checked declaration a package carries (`site.json`) to `to`, with the settings
+/// blocks complete when packed (a sign-in block's keys and secret: the file holds a secret, and
+/// its content is never printed).
 fn write_declaration(site: &Path, to: &Path) -> Result<PathBuf, String> {
     let declaration =
-        edge_functions::site::read_checked(site, crate::registry()).map_err(|e| e.to_string())?;
+        edge_functions::site::read_prepared(site, crate::registry(), crate::preparation())
+            .map_err(|e| e.to_string())?;
     std::fs::write(to, declaration.to_json())
         .map_err(|e| format!("cannot write {}: {e}", to.display()))?;
     Ok(to.to_owned())
@@ -616,7 +619,8 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     let functions: Vec<&FunctionConfig> = config.functions.iter().map(|f| f.get_ref()).collect();
     // Every declaration is checked, whole, before minutes go into building modules.
     let base = config_path.parent().unwrap_or(Path::new("."));
-    let loaded = cloudfront::distribution::load_sites(&config, &config_path, crate::registry())?;
+    let loaded =
+        cloudfront::distribution::load_sites(&config, &config_path, crate::registry(), None)?;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
     }

@@ -84,8 +84,12 @@ impl Setup {
         }
         let base = self.config_path.parent().unwrap_or(Path::new("."));
         // The site declarations are read on every build: `--watch` reloads them with the config.
-        let loaded =
-            cloudfront::distribution::load_sites(&config, &self.config_path, crate::registry())?;
+        let loaded = cloudfront::distribution::load_sites(
+            &config,
+            &self.config_path,
+            crate::registry(),
+            Some(crate::serve_preparation()),
+        )?;
         for warning in &loaded.warnings {
             tracing::warn!("{warning}");
         }

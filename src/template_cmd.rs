@@ -52,7 +52,8 @@ pub fn template(args: TemplateArgs) -> ExitCode {
             cloudfront::template::Packages::default()
         }
     };
-    let loaded = match cloudfront::distribution::load_sites(&config, &path, crate::registry()) {
+    let loaded = match cloudfront::distribution::load_sites(&config, &path, crate::registry(), None)
+    {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e}");

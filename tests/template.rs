@@ -30,6 +30,7 @@ fn tables_at(config: &DistributionConfig, path: &Path) -> Tables {
         config,
         path,
         &edge_functions::site::Registry::builtin(),
+        None,
     )
     .unwrap();
     loaded

@@ -157,3 +157,54 @@ pub fn fetch_text(url: &str, timeout: Duration) -> Result<String, String> {
     }
     Ok(answer.body)
 }
+
+/// What `serve`, `invoke` and `package` give blocks that complete their settings
+/// (`Block::prepare`): keys fetched once per URL, and one signing secret for the whole run, so
+/// that every function packed (or served) together signs and checks with the same one.
+#[derive(Default)]
+pub struct NetworkPreparation {
+    /// A fetch that fails is a warning, and the block goes on without (`serve`: a local
+    /// stand-in for the user pool may not be running); otherwise an error (`package`).
+    pub lenient: bool,
+    secret: std::sync::OnceLock<Result<String, String>>,
+    fetched: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl NetworkPreparation {
+    pub fn lenient() -> NetworkPreparation {
+        NetworkPreparation {
+            lenient: true,
+            ..Default::default()
+        }
+    }
+}
+
+impl edge_functions::site::Prepare for NetworkPreparation {
+    fn fetch(&self, url: &str) -> Result<Option<String>, String> {
+        if let Some(text) = self.fetched.lock().ok().and_then(|f| f.get(url).cloned()) {
+            return Ok(Some(text));
+        }
+        match fetch_text(url, Duration::from_secs(10)) {
+            Ok(text) => {
+                if let Ok(mut fetched) = self.fetched.lock() {
+                    fetched.insert(url.to_owned(), text.clone());
+                }
+                Ok(Some(text))
+            }
+            Err(e) if self.lenient => {
+                tracing::warn!(
+                    "cannot fetch {url} ({e}): a sign-in block believes no token until the site \
+                     is loaded again (restart, or save a file with --watch)"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn secret(&self) -> Result<String, String> {
+        self.secret
+            .get_or_init(edge_functions::auth::new_secret)
+            .clone()
+    }
+}

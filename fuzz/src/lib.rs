@@ -79,7 +79,7 @@ pub fn distribution() -> cloudfront::server::Shared {
             let path = root().join("cloudfront/distribution.toml");
             let config =
                 cloudfront::DistributionConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
-            let loaded = cloudfront::distribution::load_sites(&config, &path, registry())
+            let loaded = cloudfront::distribution::load_sites(&config, &path, registry(), None)
                 .unwrap_or_else(|e| panic!("{e}"));
             let tables = loaded.all_tables().unwrap_or_else(|e| panic!("{e}"));
             let store = EmbeddedStore::snapshot(Path::new("/nonexistent-edgekit-fuzz"), &tables)

@@ -221,7 +221,12 @@ mod typed_route {
             let data = if needs.is_empty() {
                 Supplied::default()
             } else {
-                Supplied::fetch(&needs, host.store.get()?, &host.templates)
+                Supplied::fetch(
+                    &needs,
+                    host.store.get()?,
+                    &host.templates,
+                    &calls::PythonCaller,
+                )
             };
             host.functions
                 .run_owned(trigger, cf, &data)
@@ -254,6 +259,7 @@ mod typed_route {
     }
 }
 
+mod calls;
 mod in_place;
 mod package;
 

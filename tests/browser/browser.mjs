@@ -1,14 +1,15 @@
-// What both browser tests share: Debian's Chromium launched headless for a test run, and a page
+// What the browser tests share: Debian's Chromium launched headless for a test run, and a page
 // that records every console error and CSP violation.
 import { chromium } from 'playwright-core';
 
-/** Chromium at $CHROMIUM (default /usr/bin/chromium), headless, quiet. */
-export function launchChromium() {
+/** Chromium at $CHROMIUM (default /usr/bin/chromium), headless, quiet, with `extra` flags. */
+export function launchChromium(extra = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ...extra,
     ],
   });
 }

@@ -56,6 +56,7 @@ pub fn load_sites(
     config: &DistributionConfig,
     config_path: &std::path::Path,
     registry: &edge_functions::site::Registry,
+    prepare: Option<&dyn edge_functions::site::Prepare>,
 ) -> Result<LoadedSites, String> {
     let base_dir = config_path.parent().unwrap_or(std::path::Path::new("."));
     let mut sites = Sites::new();
@@ -65,8 +66,12 @@ pub fn load_sites(
             continue;
         }
         let path = site_file(base_dir, &function.site);
-        let site =
-            edge_functions::site::load_file(&path, registry, None).map_err(|e| e.to_string())?;
+        // Served: blocks complete their settings (a sign-in block's keys) as a package would.
+        let site = match prepare {
+            Some(with) => edge_functions::site::load_file_prepared(&path, registry, with),
+            None => edge_functions::site::load_file(&path, registry, None),
+        }
+        .map_err(|e| e.to_string())?;
         tables.insert(function.site.clone(), site.seeded_tables(&path));
         sites.insert(function.site.clone(), Arc::new(site.functions));
     }

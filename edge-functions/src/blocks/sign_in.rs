@@ -209,9 +209,9 @@ enum Refusal {
     BadState,
     /// The state is genuine but older than `sign_in_max_age_secs`: sign in again.
     Stale { target: String },
-    /// The browser did not bring this sign-in's nonce cookie (another browser, a replay, or
-    /// cookies blocked).
-    NoNonceCookie,
+    /// The browser did not bring this sign-in's nonce cookie (another browser, a replay, a
+    /// reload of a callback that completed, or cookies blocked).
+    NoNonceCookie { target: String },
     /// The user pool answered with an error (`error=access_denied`).
     Denied(String),
     /// No refresh token: sign in.
@@ -490,7 +490,7 @@ impl SignIn {
         let bound = cookies(request, &self.nonce_cookie_name(&state.n))
             .any(|value| self.mac_matches("nonce", &state.n, value));
         if !bound {
-            return Err(Refusal::NoNonceCookie);
+            return Err(Refusal::NoNonceCookie { target: state.u });
         }
         Ok(state)
     }
@@ -555,7 +555,11 @@ impl SignIn {
                 400,
                 format!("This sign-in link is not valid or was changed. Start again: {again}"),
             ),
-            Refusal::NoNonceCookie => text_page(
+            // A reload of a callback that completed: the visitor is in, so on to the page.
+            Refusal::NoNonceCookie { target } if self.signed_in(request).is_ok() => {
+                redirect(target)
+            }
+            Refusal::NoNonceCookie { .. } => text_page(
                 400,
                 format!(
                     "This sign-in was not started in this browser, or the browser did not keep \
@@ -845,11 +849,14 @@ api = ["/members/api/"]"#;
             let jwks = with
                 .fetch(&url)
                 .map_err(|e| format!("cannot fetch the user pool's keys from {url}: {e}"))?;
-            Jwks::from_json(&jwks).map_err(|e| format!("{url}: {e}"))?;
-            settings.insert("jwks".into(), jwks.into());
+            // Without them (`serve` with the user pool unreachable), no token is believed.
+            if let Some(jwks) = jwks {
+                Jwks::from_json(&jwks).map_err(|e| format!("{url}: {e}"))?;
+                settings.insert("jwks".into(), jwks.into());
+            }
         }
         if parsed.nonce_secret.is_none() {
-            settings.insert("nonce_secret".into(), with.secret().into());
+            settings.insert("nonce_secret".into(), with.secret()?.into());
         }
         Ok(())
     }

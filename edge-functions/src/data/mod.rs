@@ -395,6 +395,23 @@ impl Supplied {
             .map(|(_, answer)| answer)
     }
 
+    /// Makes each call as [`call_with_retries`] says: what a host that has no store (a viewer
+    /// package) supplies.
+    pub fn make_calls(
+        calls: &[Call],
+        caller: &dyn Caller,
+    ) -> Vec<(Call, Result<CallAnswer, CallError>)> {
+        calls
+            .iter()
+            .map(|c| {
+                (
+                    c.clone(),
+                    call_with_retries(caller, c, &RetryPolicy::default()),
+                )
+            })
+            .collect()
+    }
+
     /// Fetches everything `needs` asks for, one query after the other; calls are made as
     /// [`call_with_retries`] says.
     pub fn fetch(

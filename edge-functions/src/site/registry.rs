@@ -122,10 +122,12 @@ pub trait Block: DeserializeOwned + 'static {
 /// What `serve`, `invoke` and `package` give a block's [`Block::prepare`]: the network and
 /// randomness, which a block's build never uses itself.
 pub trait Prepare {
-    /// The body of a GET of `url` (a user pool's JWKS).
-    fn fetch(&self, url: &str) -> Result<String, String>;
+    /// The body of a GET of `url` (a user pool's JWKS); `Ok(None)` when it cannot be had and the
+    /// caller goes on without it (`serve`, which warns), an error when it must have it
+    /// (`package`).
+    fn fetch(&self, url: &str) -> Result<Option<String>, String>;
     /// A new random secret of 32 bytes, base64url.
-    fn secret(&self) -> String;
+    fn secret(&self) -> Result<String, String>;
 }
 
 /// Completes a block's settings (without `block`).

@@ -60,7 +60,7 @@ struct Run<'py> {
 }
 
 /// Copies out what `plan` reads, checks the event as the typed route would, and runs the
-/// function; `None` when it needs data (the typed route's job).
+/// function; `None` when it needs items or templates (the typed route's job).
 fn run<'py>(
     host: &crate::Host,
     trigger: EventType,
@@ -111,12 +111,24 @@ fn run<'py>(
     // The same refusals as the typed route: what CloudFront never sends is a bad event.
     edge_functions::rules::check_event(trigger, &typed)
         .map_err(|e| bad(trigger, &e.to_string()))?;
-    if !host.functions.needs(trigger, &typed).is_empty() {
+    // Data from a store goes down the typed route; calls (a sign-in block's token exchange,
+    // on viewer-request) are made right here, so viewer packages need no typed route.
+    let needs = host.functions.needs(trigger, &typed);
+    if !needs.queries.is_empty() || !needs.templates.is_empty() {
         return Ok(None);
     }
+    let data = if needs.calls.is_empty() {
+        Supplied::default()
+    } else {
+        let py = request.dict.py();
+        Supplied {
+            calls: py.detach(|| Supplied::make_calls(&needs.calls, &crate::calls::PythonCaller)),
+            ..Default::default()
+        }
+    };
     let result = host
         .functions
-        .run_owned(trigger, typed, &Supplied::default())
+        .run_owned(trigger, typed, &data)
         .map_err(|e| PyRuntimeError::new_err(format!("the {trigger} function failed: {e}")))?;
     Ok(Some(Run {
         result,

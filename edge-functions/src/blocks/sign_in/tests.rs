@@ -407,6 +407,29 @@ fn signing_in_again_after_signing_out_works() {
 }
 
 #[test]
+fn reloading_a_completed_callback_goes_on_to_the_page() {
+    let block = block();
+    let mut browser = Browser::default();
+    let authorize = location(&response(
+        visit(&block, &mut browser, "/members/x", no_calls).0,
+    ));
+    callback(&block, &mut browser, &authorize, &["members"]);
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", "the-code")
+        .append_pair("state", &param(&authorize, "state"))
+        .finish();
+    // The nonce cookie is spent and no code is offered again; the member is in.
+    let (flow, calls) = visit(
+        &block,
+        &mut browser,
+        &format!("/auth/callback?{query}"),
+        no_calls,
+    );
+    assert!(calls.is_empty());
+    assert_eq!(location(&response(flow)), "/members/x");
+}
+
+#[test]
 fn a_visitor_outside_the_group_gets_403_not_a_loop() {
     let block = block();
     let mut browser = Browser::default();
@@ -621,15 +644,15 @@ fn settings_that_cannot_work_are_refused() {
 struct FakePreparation;
 
 impl crate::site::Prepare for FakePreparation {
-    fn fetch(&self, url: &str) -> Result<String, String> {
+    fn fetch(&self, url: &str) -> Result<Option<String>, String> {
         assert_eq!(
             url,
             "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test/.well-known/jwks.json"
         );
-        Ok(jwks_json())
+        Ok(Some(jwks_json()))
     }
-    fn secret(&self) -> String {
-        encode(&[9u8; 32])
+    fn secret(&self) -> Result<String, String> {
+        Ok(encode(&[9u8; 32]))
     }
 }
 
@@ -647,11 +670,11 @@ fn preparing_brings_the_keys_and_a_secret_into_the_settings() {
     // Already prepared (a package's own settings): nothing is fetched again.
     struct Offline;
     impl crate::site::Prepare for Offline {
-        fn fetch(&self, url: &str) -> Result<String, String> {
+        fn fetch(&self, url: &str) -> Result<Option<String>, String> {
             Err(format!("{url}: offline"))
         }
-        fn secret(&self) -> String {
-            unreachable!()
+        fn secret(&self) -> Result<String, String> {
+            Err("no secret is asked for twice".into())
         }
     }
     SignInSettings::prepare(&mut settings, &Offline).unwrap();

@@ -1,0 +1,199 @@
+//! The sign-in block in the Lambda@Edge host (the viewer package's Python module), against the
+//! local stand-in for Cognito's hosted UI and token endpoint (`scripts/cognito_stand_in.py`,
+//! on moto's user pool: it is not Cognito, it follows Cognito's documented contract): a member
+//! is sent to sign in, comes back through the callback (the module calls the token endpoint
+//! with the Python runtime's own HTTP client), passes the check, is refreshed, and signs out.
+//!
+//! `scripts/test` names the module (`EDGEKIT_PYTHON_VIEWER_MODULE`) and the stand-in's command
+//! (`EDGEKIT_COGNITO_STAND_IN`); without them the test says loudly that it was skipped.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The stand-in on a free port, stopped when dropped.
+struct StandIn {
+    child: Child,
+    url: String,
+}
+
+impl StandIn {
+    fn start(command: &str) -> StandIn {
+        let mut child = Command::new(command)
+            .args(["--port", "0", "--quiet", "--id-token-seconds", "600"])
+            .args(["--callback-url", "https://docs.example.com/auth/callback"])
+            .args(["--sign-out-url", "https://docs.example.com/"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the stand-in starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("Cognito stand-in at ")
+            .unwrap_or_else(|| panic!("the stand-in said {line:?}"))
+            .to_owned();
+        StandIn { child, url }
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Drives the module as CloudFront and a browser would, printing what it saw as JSON.
+const FLOW: &str = r#"
+import http.client, importlib.util, json, sys, urllib.parse
+so, stand_in = sys.argv[1], sys.argv[2]
+spec = importlib.util.spec_from_file_location("edgekit", so)
+edgekit = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(edgekit)
+HOST = "docs.example.com"
+jar = {}
+
+def event(uri, query=""):
+    headers = {"host": [{"key": "Host", "value": HOST}]}
+    sent = [f"{k}={v}" for k, (v, path) in jar.items() if uri.startswith(path)]
+    if sent:
+        headers["cookie"] = [{"key": "Cookie", "value": "; ".join(sent)}]
+    return {"Records": [{"cf": {"config": {"eventType": "viewer-request", "distributionId": "E1",
+            "distributionDomainName": "d1.cloudfront.net", "requestId": "r"},
+            "request": {"clientIp": "203.0.113.9", "method": "GET", "uri": uri,
+                        "querystring": query, "headers": headers}}}]}
+
+def visit(uri, query=""):
+    result = edgekit.viewer_request(event(uri, query), None)
+    for entry in result.get("headers", {}).get("set-cookie", []):
+        pair, *attributes = entry["value"].split("; ")
+        name, _, value = pair.partition("=")
+        path = next(a[5:] for a in attributes if a.startswith("Path="))
+        if "Max-Age=0" in attributes:
+            jar.pop(name, None)
+        else:
+            jar[name] = (value, path)
+    return result
+
+def location(result):
+    return result["headers"]["location"][0]["value"]
+
+seen = {}
+first = visit("/members/notes")
+seen["first"] = first.get("status")
+authorize = location(first)
+seen["authorize"] = authorize.split("?")[0]
+params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(authorize).query))
+# The visitor signs in on the stand-in's form.
+host = urllib.parse.urlsplit(stand_in)
+conn = http.client.HTTPConnection(host.hostname, host.port)
+form = dict(params, username="reader@example.com", password="Members-Only-1")
+conn.request("POST", "/login", urllib.parse.urlencode(form),
+             {"Content-Type": "application/x-www-form-urlencoded"})
+answer = conn.getresponse(); answer.read()
+assert answer.status == 302, answer.status
+back = urllib.parse.urlsplit(answer.getheader("Location"))
+seen["back_to"] = f"{back.scheme}://{back.netloc}{back.path}"
+# The callback: the module exchanges the code at the token endpoint itself.
+callback = visit(back.path, back.query)
+seen["callback"] = [callback.get("status"), location(callback)]
+seen["cookies"] = sorted(jar)
+seen["signed_in"] = "status" not in visit("/members/notes")
+# A used code is not good twice; a signed-in visitor just goes on.
+seen["callback_again"] = [visit(back.path, back.query).get("status")]
+# Refresh (the refresh cookie is sent only to the refresh path).
+refreshed = visit("/auth/refresh", "u=%2Fmembers%2Fnotes")
+seen["refresh"] = [refreshed.get("status"), location(refreshed),
+                   any(c["value"].startswith("edgekit-id=") for c in refreshed["headers"]["set-cookie"])]
+out = visit("/auth/sign-out")
+seen["sign_out"] = location(out).split("?")[0]
+seen["after_sign_out"] = sorted(jar)
+seen["members_after_sign_out"] = visit("/members/notes").get("status")
+api = visit("/members/api/notes.json")
+seen["api"] = [api.get("status"), json.loads(api["body"])["error"]]
+print(json.dumps(seen))
+"#;
+
+#[test]
+fn the_lambda_edge_host_signs_in_refreshes_and_signs_out_through_the_stand_in() {
+    let (Ok(module), Ok(stand_in_command)) = (
+        std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE"),
+        std::env::var("EDGEKIT_COGNITO_STAND_IN"),
+    ) else {
+        eprintln!(
+            "SKIPPED: EDGEKIT_PYTHON_VIEWER_MODULE or EDGEKIT_COGNITO_STAND_IN is not set (scripts/test sets both)"
+        );
+        return;
+    };
+    let stand_in = StandIn::start(&stand_in_command);
+    let dir = std::env::temp_dir().join(format!("edgekit-sign-in-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let declaration = dir.join("members.site.toml");
+    std::fs::write(
+        &declaration,
+        format!(
+            r#"name = "members"
+[functions]
+viewer-request = ["members"]
+[blocks.members]
+block = "sign-in"
+user_pool_id = "us-east-1_NorthwindDocs"
+client_id = "northwinddocsmembers"
+domain = "{url}"
+jwks_url = "{url}/.well-known/jwks.json"
+protect = ["/members/"]
+api = ["/members/api/"]
+required_group = "members"
+"#,
+            url = stand_in.url
+        ),
+    )
+    .unwrap();
+    // As `package` writes it: the pool's keys fetched, a signing secret generated.
+    let packaged = edge_functions::site::read_prepared(
+        &declaration,
+        &edge_functions::site::Registry::builtin(),
+        &cloudfront::calls::NetworkPreparation::default(),
+    )
+    .unwrap();
+    let json = packaged.to_json();
+    assert!(json.contains("\"jwks\"") && json.contains("\"nonce_secret\""));
+    std::fs::write(dir.join("site.json"), json).unwrap();
+    std::fs::write(dir.join("edgekit.json"), r#"{"site": "site.json"}"#).unwrap();
+    let so: PathBuf = dir.join("edgekit.abi3.so");
+    std::os::unix::fs::symlink(std::fs::canonicalize(&module).unwrap(), &so).unwrap();
+
+    let output = Command::new("python3")
+        .args(["-c", FLOW])
+        .arg(&so)
+        .arg(&stand_in.url)
+        .env("EDGEKIT_CONFIG", dir.join("edgekit.json"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let expected = serde_json::json!({
+        "first": "302",
+        "authorize": format!("{}/oauth2/authorize", stand_in.url),
+        "back_to": "https://docs.example.com/auth/callback",
+        "callback": ["302", "/members/notes"],
+        "cookies": ["edgekit-id", "edgekit-refresh"],
+        "signed_in": true,
+        "callback_again": ["302"],
+        "refresh": ["302", "/members/notes", true],
+        "sign_out": format!("{}/logout", stand_in.url),
+        "after_sign_out": [],
+        "members_after_sign_out": "302",
+        "api": ["401", "unauthorized"],
+    });
+    assert_eq!(seen, expected);
+}
