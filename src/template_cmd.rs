@@ -70,7 +70,15 @@ pub fn template(args: TemplateArgs) -> ExitCode {
             )
         })
         .collect();
-    let template = cloudfront::template::template(&config, &packages, &tables);
+    let sign_ins =
+        match cloudfront::distribution::app_client_urls(&config, &path, crate::registry()) {
+            Ok(sign_ins) => sign_ins,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let template = cloudfront::template::template(&config, &packages, &tables, &sign_ins);
     let text = match serde_json::to_string_pretty(&template) {
         Ok(text) => text + "\n",
         Err(e) => {

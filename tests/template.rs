@@ -68,8 +68,8 @@ fn new_code_is_a_new_key_and_a_new_retained_version() {
     let config = shipped();
     let (first, second) = (built(&config, "a"), built(&config, "b"));
     let (t1, t2) = (
-        template(&config, &first, &tables(&config)),
-        template(&config, &second, &tables(&config)),
+        template(&config, &first, &tables(&config), &[]),
+        template(&config, &second, &tables(&config), &[]),
     );
     for function in config.functions.iter().map(|f| f.get_ref()) {
         let id = logical_id(&function.name);
@@ -87,7 +87,7 @@ fn new_code_is_a_new_key_and_a_new_retained_version() {
             second.0[&function.name].key
         );
     }
-    let untouched = template(&config, &Packages::default(), &tables(&config));
+    let untouched = template(&config, &Packages::default(), &tables(&config), &[]);
     let function = config.functions[0].get_ref();
     assert_eq!(
         untouched["Parameters"][format!("{}CodeKey", logical_id(&function.name))]["Default"],
@@ -98,7 +98,7 @@ fn new_code_is_a_new_key_and_a_new_retained_version() {
 #[test]
 fn every_behavior_and_trigger_of_the_config_is_in_the_template() {
     let config = shipped();
-    let t = template(&config, &built(&config, "a"), &tables(&config));
+    let t = template(&config, &built(&config, "a"), &tables(&config), &[]);
     let distribution = &t["Resources"]["Distribution"]["Properties"]["DistributionConfig"];
     let behaviors = distribution["CacheBehaviors"].as_array().unwrap();
     assert_eq!(behaviors.len(), config.behaviors.len());
@@ -159,7 +159,7 @@ fn check_associations(
 #[test]
 fn roles_are_least_privilege_and_assumable_by_lambda_at_edge() {
     let config = shipped();
-    let t = template(&config, &built(&config, "a"), &tables(&config));
+    let t = template(&config, &built(&config, "a"), &tables(&config), &[]);
     for function in config.functions.iter().map(|f| f.get_ref()) {
         let role = &t["Resources"][format!("{}Role", logical_id(&function.name))]["Properties"];
         let principals = &role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"];
@@ -211,6 +211,39 @@ fn roles_are_least_privilege_and_assumable_by_lambda_at_edge() {
     assert_eq!(replicas.len(), config.data.replica_regions().len());
 }
 
+/// The docs site's members' area: the URLs its app client must list are the distribution's.
+#[test]
+fn the_sign_in_blocks_app_client_urls_are_outputs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/docs-site/distribution.toml");
+    let config = DistributionConfig::load(&path).unwrap();
+    let registry = edge_functions::site::Registry::builtin();
+    let sign_ins = cloudfront::distribution::app_client_urls(&config, &path, &registry).unwrap();
+    assert_eq!(sign_ins.len(), 1);
+    let t = template(
+        &config,
+        &Packages::default(),
+        &tables_at(&config, &path),
+        &sign_ins,
+    );
+    let outputs = &t["Outputs"];
+    assert_eq!(
+        outputs["MembersCallbackUrl"]["Value"]["Fn::Sub"],
+        "https://${Distribution.DomainName}/auth/callback"
+    );
+    assert_eq!(
+        outputs["MembersSignOutUrl"]["Value"]["Fn::Sub"],
+        "https://${Distribution.DomainName}/"
+    );
+    let description = outputs["MembersCallbackUrl"]["Description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        description.contains("northwinddocsmembers")
+            && description.contains("us-east-1_NorthwindDocs"),
+        "{description}"
+    );
+}
+
 #[test]
 fn cfn_lint_finds_no_error() {
     let Ok(cfn_lint) = std::env::var("CFN_LINT") else {
@@ -227,6 +260,9 @@ fn cfn_lint_finds_no_error() {
     ] {
         let config = DistributionConfig::load(&config_path).unwrap();
         let tables = tables_at(&config, &config_path);
+        let registry = edge_functions::site::Registry::builtin();
+        let sign_ins =
+            cloudfront::distribution::app_client_urls(&config, &config_path, &registry).unwrap();
         let file = std::env::temp_dir().join(format!(
             "edgekit-template-{}-{}.json",
             config.distribution.comment.replace(' ', "-"),
@@ -234,8 +270,13 @@ fn cfn_lint_finds_no_error() {
         ));
         std::fs::write(
             &file,
-            serde_json::to_string_pretty(&template(&config, &built(&config, "a"), &tables))
-                .unwrap(),
+            serde_json::to_string_pretty(&template(
+                &config,
+                &built(&config, "a"),
+                &tables,
+                &sign_ins,
+            ))
+            .unwrap(),
         )
         .unwrap();
         let output = std::process::Command::new(&cfn_lint)

@@ -238,10 +238,12 @@ fn behavior(behavior: &Behavior, packages: &Packages) -> Value {
 /// The stack for `config`, with the code of the functions as `package` built it (`packages`; an
 /// empty one gives `<function>.zip` keys and versions that do not follow the code).
 /// `tables` are each function's site's tables, by the config's `site`.
+/// `sign_ins` are the sites' sign-in blocks: the URLs their app clients must list are outputs.
 pub fn template(
     config: &DistributionConfig,
     packages: &Packages,
     tables: &std::collections::HashMap<String, Vec<TableSpec>>,
+    sign_ins: &[edge_functions::blocks::sign_in::AppClientUrls],
 ) -> Value {
     let mut resources = Map::new();
     let replicas = config.data.replica_regions();
@@ -514,6 +516,31 @@ pub fn template(
     for table in all_tables.values() {
         let id = format!("{}Table", logical_id(&table.table_name));
         outputs.insert(format!("{id}Name"), json!({"Value": {"Ref": id}}));
+    }
+    // Cognito accepts a redirect only to a URL its app client lists: these are the
+    // distribution's, to add to the client's callback and sign-out URLs.
+    for client in sign_ins {
+        let id = logical_id(&client.block);
+        let register = |what: &str| {
+            format!(
+                "Add to the {what} URLs of app client {} in user pool {}",
+                client.client_id, client.user_pool_id
+            )
+        };
+        outputs.insert(
+            format!("{id}CallbackUrl"),
+            json!({
+                "Description": register("callback"),
+                "Value": {"Fn::Sub": format!("https://${{Distribution.DomainName}}{}", client.callback_path)}
+            }),
+        );
+        outputs.insert(
+            format!("{id}SignOutUrl"),
+            json!({
+                "Description": register("sign-out"),
+                "Value": {"Fn::Sub": format!("https://${{Distribution.DomainName}}{}", client.signed_out_path)}
+            }),
+        );
     }
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -18,8 +18,7 @@ fuzz_target!(|data: &[u8]| {
         &site.functions,
         trigger,
         event,
-        &site.store,
-        &site.templates,
+        edge_functions::runner::Sources::offline(&site.store, &site.templates),
     ) else {
         return;
     };

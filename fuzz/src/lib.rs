@@ -87,7 +87,9 @@ pub fn distribution() -> cloudfront::server::Shared {
             let data = cloudfront::DataSources {
                 store: Arc::new(store),
                 templates: Arc::new(DirTemplates::new(root().join("origin-site/templates"))),
-                caller: Arc::new(edge_functions::data::NoCalls("fuzzing makes no network calls")),
+                caller: Arc::new(edge_functions::data::NoCalls(
+                    "fuzzing makes no network calls",
+                )),
             };
             let distribution = cloudfront::Distribution::new(
                 config,

@@ -41,7 +41,7 @@ mod viewer_side;
 
 use functions::*;
 use miss::*;
-pub use sites::{LoadedSites, Sites, load_sites, site_file};
+pub use sites::{LoadedSites, Sites, app_client_urls, load_sites, site_file};
 use viewer_side::*;
 
 /// The distribution's domain, as functions see it in `config.distributionDomainName`.

@@ -90,3 +90,26 @@ pub fn load_sites(
     loaded.all_tables()?;
     Ok(loaded)
 }
+
+/// The sign-in blocks of the sites the config's functions name, each with the URLs its user
+/// pool's app client must list (`template` outputs them for the distribution).
+pub fn app_client_urls(
+    config: &DistributionConfig,
+    config_path: &std::path::Path,
+    registry: &edge_functions::site::Registry,
+) -> Result<Vec<edge_functions::blocks::sign_in::AppClientUrls>, String> {
+    let base_dir = config_path.parent().unwrap_or(std::path::Path::new("."));
+    let mut read = std::collections::BTreeSet::new();
+    let mut urls = Vec::new();
+    for function in config.functions.iter().map(|f| f.get_ref()) {
+        if read.insert(function.site.clone()) {
+            let file = site_file(base_dir, &function.site);
+            let declaration =
+                edge_functions::site::read_checked(&file, registry).map_err(|e| e.to_string())?;
+            urls.extend(edge_functions::blocks::sign_in::app_client_urls(
+                &declaration,
+            ));
+        }
+    }
+    Ok(urls)
+}

@@ -159,14 +159,40 @@ impl SignInSettings {
             .clone()
             .unwrap_or_else(|| format!("{}/.well-known/jwks.json", self.issuer()))
     }
+}
 
-    /// The URLs to register with the user pool's app client for `host`.
-    pub fn client_urls(&self, host: &str) -> (String, String) {
-        (
-            format!("https://{host}{}", self.callback_path),
-            format!("https://{host}{}", self.signed_out_path),
-        )
-    }
+/// What a site's sign-in block needs registered with its user pool's app client: the
+/// distribution's callback and sign-out URLs (`template` prints them for the distribution).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppClientUrls {
+    /// The block's name in the declaration.
+    pub block: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+    pub callback_path: String,
+    pub signed_out_path: String,
+}
+
+/// The sign-in blocks of a declaration, with what each needs registered.
+pub fn app_client_urls(declaration: &crate::site::Declaration) -> Vec<AppClientUrls> {
+    declaration
+        .blocks
+        .iter()
+        .filter(|(_, settings)| settings.get("block").and_then(|b| b.as_str()) == Some("sign-in"))
+        .filter_map(|(name, settings)| {
+            let mut settings = settings.clone();
+            settings.remove("block");
+            let parsed: SignInSettings =
+                serde_json::from_value(serde_json::Value::Object(settings)).ok()?;
+            Some(AppClientUrls {
+                block: name.clone(),
+                user_pool_id: parsed.user_pool_id,
+                client_id: parsed.client_id,
+                callback_path: parsed.callback_path,
+                signed_out_path: parsed.signed_out_path,
+            })
+        })
+        .collect()
 }
 
 /// Clock and randomness, which the tests fix.
