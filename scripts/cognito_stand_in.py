@@ -253,6 +253,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         args = self.pool.args
         if form.get("client_id") != args.client_id:
             return self.oauth_error("invalid_client", 401)
+        if args.client_secret:
+            # A confidential client authenticates with HTTP Basic (client id and secret).
+            pair = f"{args.client_id}:{args.client_secret}".encode()
+            expected = "Basic " + base64.b64encode(pair).decode()
+            if self.headers.get("Authorization") != expected:
+                return self.oauth_error("invalid_client", 401)
         grant = form.get("grant_type")
         if grant == "authorization_code":
             with self.pool.lock:
@@ -298,6 +304,8 @@ def main():
                         help="an allowed logout_uri; a port of * allows any port")
     parser.add_argument("--user", nargs="+", action="append", metavar=("EMAIL PASSWORD", "GROUP"),
                         help="a user: email, password, then its groups")
+    parser.add_argument("--client-secret", default="",
+                        help="the app client has this secret: the token endpoint requires it")
     parser.add_argument("--id-token-seconds", type=int, default=3600)
     parser.add_argument("--fail-token-with", type=int, default=0,
                         help="answer every token request with this status (an outage)")

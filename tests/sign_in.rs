@@ -2,7 +2,8 @@
 //! local stand-in for Cognito's hosted UI and token endpoint (`scripts/cognito_stand_in.py`,
 //! on moto's user pool: it is not Cognito, it follows Cognito's documented contract): a member
 //! is sent to sign in, comes back through the callback (the module calls the token endpoint
-//! with the Python runtime's own HTTP client), passes the check, is refreshed, and signs out.
+//! with the Python runtime's own HTTP client, as a confidential client with its secret),
+//! passes the check, is refreshed, and signs out.
 //!
 //! `scripts/test` names the module (`EDGEKIT_PYTHON_VIEWER_MODULE`) and the stand-in's command
 //! (`EDGEKIT_COGNITO_STAND_IN`); without them the test says loudly that it was skipped.
@@ -10,6 +11,25 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+/// The app client's secret: `package` reads it from the environment variable the declaration
+/// names; the module sends it to the token endpoint, which refuses a call without it.
+const CLIENT_SECRET: &str = "members-client-secret";
+
+/// `package`'s preparation, with the client secret in its environment.
+struct WithClientSecret(cloudfront::calls::NetworkPreparation);
+
+impl edge_functions::site::Prepare for WithClientSecret {
+    fn fetch(&self, url: &str) -> Result<Option<String>, String> {
+        self.0.fetch(url)
+    }
+    fn secret(&self) -> Result<String, String> {
+        self.0.secret()
+    }
+    fn environment(&self, name: &str) -> Option<String> {
+        (name == "MEMBERS_CLIENT_SECRET").then(|| CLIENT_SECRET.to_owned())
+    }
+}
 
 /// The stand-in on a free port, stopped when dropped.
 struct StandIn {
@@ -23,6 +43,7 @@ impl StandIn {
             .args(["--port", "0", "--quiet", "--id-token-seconds", "600"])
             .args(["--callback-url", "https://docs.example.com/auth/callback"])
             .args(["--sign-out-url", "https://docs.example.com/"])
+            .args(["--client-secret", CLIENT_SECRET])
             .stdout(Stdio::piped())
             .spawn()
             .expect("the stand-in starts");
@@ -148,6 +169,7 @@ jwks_url = "{url}/.well-known/jwks.json"
 protect = ["/members/"]
 api = ["/members/api/"]
 required_group = "members"
+client_secret_env = "MEMBERS_CLIENT_SECRET"
 "#,
             url = stand_in.url
         ),
@@ -157,11 +179,12 @@ required_group = "members"
     let packaged = edge_functions::site::read_prepared(
         &declaration,
         &edge_functions::site::Registry::builtin(),
-        &cloudfront::calls::NetworkPreparation::default(),
+        &WithClientSecret(cloudfront::calls::NetworkPreparation::default()),
     )
     .unwrap();
     let json = packaged.to_json();
     assert!(json.contains("\"jwks\"") && json.contains("\"nonce_secret\""));
+    assert!(json.contains(CLIENT_SECRET));
     std::fs::write(dir.join("site.json"), json).unwrap();
     std::fs::write(dir.join("edgekit.json"), r#"{"site": "site.json"}"#).unwrap();
     let so: PathBuf = dir.join("edgekit.abi3.so");

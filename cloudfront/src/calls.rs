@@ -207,4 +207,8 @@ impl edge_functions::site::Prepare for NetworkPreparation {
             .get_or_init(edge_functions::auth::new_secret)
             .clone()
     }
+
+    fn environment(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
 }

@@ -107,6 +107,13 @@ pub struct SignInSettings {
     /// `serve` and `package`, never logged.
     #[serde(default)]
     pub nonce_secret: Option<String>,
+    /// For an app client with a secret: the environment variable `serve` and `package` read it
+    /// from (a declaration never holds it). Without one, the client is public (PKCE only).
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// The app client's secret: written by `serve` and `package` from `client_secret_env`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 mod defaults {
@@ -521,6 +528,18 @@ impl SignIn {
         Ok(state)
     }
 
+    /// A confidential client's credentials for the token endpoint (HTTP Basic, as Cognito
+    /// takes them); none for a public client.
+    fn client_authorization(&self) -> Option<String> {
+        self.settings.client_secret.as_ref().map(|secret| {
+            let pair = format!("{}:{secret}", self.settings.client_id);
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        })
+    }
+
     fn token_url(&self) -> String {
         format!("{}/oauth2/token", self.settings.domain)
     }
@@ -539,7 +558,7 @@ impl SignIn {
                 ("redirect_uri".into(), self.redirect_uri(host)),
                 ("code_verifier".into(), self.code_verifier(&state.n)),
             ],
-            authorization: None,
+            authorization: self.client_authorization(),
         };
         Ok((call, state))
     }
@@ -566,7 +585,7 @@ impl SignIn {
                 ("client_id".into(), self.settings.client_id.clone()),
                 ("refresh_token".into(), refresh_token.to_owned()),
             ],
-            authorization: None,
+            authorization: self.client_authorization(),
         };
         Ok((call, target))
     }
@@ -883,6 +902,15 @@ api = ["/members/api/"]"#;
         }
         if parsed.nonce_secret.is_none() {
             settings.insert("nonce_secret".into(), with.secret()?.into());
+        }
+        if let (Some(name), None) = (&parsed.client_secret_env, &parsed.client_secret) {
+            let secret = with.environment(name).ok_or_else(|| {
+                format!(
+                    "`client_secret_env`: set {name} to the app client's secret in the \
+                     environment of `edgekit package` (and `serve`)"
+                )
+            })?;
+            settings.insert("client_secret".into(), secret.into());
         }
         Ok(())
     }

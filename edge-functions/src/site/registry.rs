@@ -128,6 +128,9 @@ pub trait Prepare {
     fn fetch(&self, url: &str) -> Result<Option<String>, String>;
     /// A new random secret of 32 bytes, base64url.
     fn secret(&self) -> Result<String, String>;
+    /// A variable of the tool's environment (where an app client's secret is given to
+    /// `package`, never in a declaration).
+    fn environment(&self, name: &str) -> Option<String>;
 }
 
 /// Completes a block's settings (without `block`).

@@ -654,6 +654,9 @@ impl crate::site::Prepare for FakePreparation {
     fn secret(&self) -> Result<String, String> {
         Ok(encode(&[9u8; 32]))
     }
+    fn environment(&self, name: &str) -> Option<String> {
+        (name == "DOCS_CLIENT_SECRET").then(|| "s3cr3t".to_owned())
+    }
 }
 
 #[test]
@@ -676,6 +679,9 @@ fn preparing_brings_the_keys_and_a_secret_into_the_settings() {
         fn secret(&self) -> Result<String, String> {
             Err("no secret is asked for twice".into())
         }
+        fn environment(&self, _: &str) -> Option<String> {
+            None
+        }
     }
     SignInSettings::prepare(&mut settings, &Offline).unwrap();
     settings.remove("jwks");
@@ -690,4 +696,88 @@ fn preparing_brings_the_keys_and_a_secret_into_the_settings() {
 fn the_block_never_shows_its_secret() {
     let shown = format!("{:?}", block());
     assert!(!shown.contains(&encode(&[7u8; 32])) && shown.contains("us-east-1_Test"));
+}
+
+#[test]
+fn a_confidential_clients_secret_comes_from_the_environment_and_is_never_shown() {
+    use crate::site::Block;
+    let mut settings = json!({"user_pool_id": "us-east-1_Test", "client_id": CLIENT,
+        "domain": "https://auth.example.com", "protect": ["/members/"],
+        "client_secret_env": "DOCS_CLIENT_SECRET"})
+    .as_object()
+    .unwrap()
+    .clone();
+    SignInSettings::prepare(&mut settings, &FakePreparation).unwrap();
+    assert_eq!(settings["client_secret"], "s3cr3t");
+    let mut block: SignInSettings =
+        serde_json::from_value(serde_json::Value::Object(settings)).unwrap();
+    block.jwks = Some(jwks_json());
+    let block = block
+        .into_block(Sources {
+            now: test_now,
+            random: test_random,
+        })
+        .unwrap();
+    let mut browser = Browser::default();
+    browser.jar.insert(
+        "edgekit-refresh".into(),
+        ("r".into(), "/auth/refresh".into()),
+    );
+    let (_, calls) = visit(&block, &mut browser, "/auth/refresh?u=%2F", |_| {
+        Ok(CallAnswer {
+            status: 400,
+            body: String::new(),
+        })
+    });
+    // HTTP Basic with the client's id and secret, as Cognito takes them.
+    assert_eq!(
+        calls[0].authorization.as_deref(),
+        Some("Basic Y2xpZW50MTIzOnMzY3IzdA==")
+    );
+    let shown = format!("{:?} {} {block:?}", calls[0], calls[0]);
+    assert!(
+        !shown.contains("s3cr3t") && !shown.contains("Y2xpZW50MTIzOnMzY3IzdA"),
+        "{shown}"
+    );
+
+    let mut unset = json!({"user_pool_id": "us-east-1_Test", "client_id": CLIENT,
+        "domain": "https://auth.example.com", "protect": ["/members/"],
+        "client_secret_env": "NOT_SET_ANYWHERE", "jwks": jwks_json(), "nonce_secret": encode(&[1; 32])})
+    .as_object()
+    .unwrap()
+    .clone();
+    let error = SignInSettings::prepare(&mut unset, &FakePreparation).unwrap_err();
+    assert!(error.contains("NOT_SET_ANYWHERE"), "{error}");
+}
+
+#[test]
+fn a_domain_cookie_is_shared_and_any_of_the_visitors_id_cookies_may_be_the_good_one() {
+    let mut settings = settings();
+    settings.cookie_domain = Some("example.com".into());
+    let block = settings
+        .into_block(Sources {
+            now: test_now,
+            random: test_random,
+        })
+        .unwrap();
+    let mut browser = Browser::default();
+    let found = response(visit(&block, &mut browser, "/members/", no_calls).0);
+    assert!(
+        found
+            .headers
+            .get_all("set-cookie")
+            .all(|c| c.ends_with("; Domain=example.com")),
+        "{:?}",
+        found.headers.get("set-cookie")
+    );
+    // A stale host cookie (from before the domain was set) beside a good domain cookie: both
+    // reach the site under one name, and the good one lets the member in.
+    let mut request = browser.request("GET", "/members/");
+    let good = id_token(None, &["members"], 3600);
+    request.headers.set(
+        "Cookie",
+        format!("edgekit-id=stale.token.here; edgekit-id={good}"),
+    );
+    let flow = block.viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default());
+    assert!(matches!(flow, Flow::Continue));
 }
