@@ -210,6 +210,132 @@ fn bytes(case: Case) -> Vec<u8> {
     black_box(serde_json::to_vec(&result).expect("a result serializes"))
 }
 
+/// A member's valid ID token on a protected page, checked by the sign-in block: the first time
+/// an instance sees the token (the RS256 verification) or again (`remembered`: the instance
+/// keeps the tokens it has verified). The key is the tests' own (`src/auth/test-key.der`).
+fn sign_in_case(remembered: bool) -> Case {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let pair = ring::signature::RsaKeyPair::from_der(include_bytes!("../src/auth/test-key.der"))
+        .expect("the test key");
+    let public = ring::signature::RsaPublicKeyComponents::<Vec<u8>>::from(pair.public());
+    let jwks = serde_json::json!({"keys": [{"kid": "k1", "kty": "RSA", "alg": "RS256",
+        "use": "sig", "n": b64(&public.n), "e": b64(&public.e)}]});
+    let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Bench";
+    let claims = serde_json::json!({"sub": "u-1", "iss": issuer, "aud": "benchclient",
+        "token_use": "id", "exp": 4_000_000_000u64, "iat": 1_700_000_000u64,
+        "email": "reader@example.com", "cognito:groups": ["members"]});
+    let signed = format!(
+        "{}.{}",
+        b64(br#"{"alg":"RS256","kid":"k1"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    let mut signature = vec![0; pair.public().modulus_len()];
+    pair.sign(
+        &ring::signature::RSA_PKCS1_SHA256,
+        &ring::rand::SystemRandom::new(),
+        signed.as_bytes(),
+        &mut signature,
+    )
+    .expect("signs");
+    let token = format!("{signed}.{}", b64(&signature));
+    let declaration = format!(
+        r#"name = "members"
+[functions]
+viewer-request = ["members"]
+[blocks.members]
+block = "sign-in"
+user_pool_id = "us-east-1_Bench"
+client_id = "benchclient"
+domain = "https://auth.example.com"
+protect = ["/members/"]
+required_group = "members"
+jwks = '{jwks}'
+nonce_secret = "{secret}"
+"#,
+        secret = b64(&[7; 32])
+    );
+    let site = edge_functions::site::load(
+        &declaration,
+        Path::new("members.site.toml"),
+        &edge_functions::site::Registry::builtin(),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let site: &'static Site = Box::leak(Box::new(Site {
+        functions: site.functions,
+        store: MemoryStore::new(),
+        templates: MemoryTemplates::default(),
+        fixtures: PathBuf::new(),
+    }));
+    let event = serde_json::json!({"Records": [{"cf": {
+        "config": {"eventType": "viewer-request", "distributionId": "E1",
+                   "distributionDomainName": "d1.cloudfront.net", "requestId": "r"},
+        "request": {"clientIp": "203.0.113.9", "method": "GET", "uri": "/members/notes",
+            "querystring": "", "headers": {
+                "host": [{"key": "Host", "value": "docs.example.com"}],
+                "cookie": [{"key": "Cookie", "value": format!("theme=dark; edgekit-id={token}")}]}}}}]});
+    let bytes = serde_json::to_vec(&event).expect("JSON");
+    let cf = parse_event(&bytes)
+        .expect("an event")
+        .records
+        .swap_remove(0)
+        .cf;
+    let trigger = EventType::ViewerRequest;
+    let data = Supplied::default();
+    let first = site
+        .functions
+        .run(trigger, &cf, &data)
+        .expect("the function answers");
+    assert!(
+        matches!(first, FunctionResult::Request(_)),
+        "the member is let through"
+    );
+    if !remembered {
+        // A new instance: nothing verified yet.
+        let site = edge_functions::site::load(
+            &declaration,
+            Path::new("members.site.toml"),
+            &edge_functions::site::Registry::builtin(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let fresh: &'static Site = Box::leak(Box::new(Site {
+            functions: site.functions,
+            store: MemoryStore::new(),
+            templates: MemoryTemplates::default(),
+            fixtures: PathBuf::new(),
+        }));
+        return Case {
+            site: fresh,
+            trigger,
+            bytes,
+            cf,
+            data,
+        };
+    }
+    Case {
+        site,
+        trigger,
+        bytes,
+        cf,
+        data,
+    }
+}
+
+#[library_benchmark(setup = sign_in_case)]
+#[bench::sign_in_member_new_token(false)]
+#[bench::sign_in_member_remembered_token(true)]
+fn sign_in(case: Case) -> FunctionResult {
+    deliberate_regression();
+    black_box(
+        case.site
+            .functions
+            .run_owned(case.trigger, case.cf, &case.data)
+            .expect("the function answers"),
+    )
+}
+
 /// The validator on the function's own result.
 fn validated(site: &str, fixture: &str) -> (Case, FunctionResult) {
     let case = case(site, fixture);
@@ -228,7 +354,7 @@ fn validator((case, result): (Case, FunctionResult)) -> usize {
     black_box(rules::validate(case.trigger, &case.cf, &result).len())
 }
 
-library_benchmark_group!(name = functions; benchmarks = function, bytes, validator);
+library_benchmark_group!(name = functions; benchmarks = function, bytes, validator, sign_in);
 
 // The benches run with a cleared environment, except the checkout's path and the self-test's
 // switch.

@@ -41,6 +41,16 @@ static SENDER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// Makes calls through the interpreter that loaded the module.
 pub(crate) struct PythonCaller;
 
+pub(crate) static CALLER: PythonCaller = PythonCaller;
+
+/// Makes a function's calls, letting other Python threads run meanwhile.
+pub(crate) fn supply(py: Python<'_>, calls: &[Call]) -> edge_functions::data::Supplied {
+    edge_functions::data::Supplied {
+        calls: py.detach(|| edge_functions::data::Supplied::make_calls(calls, &CALLER)),
+        ..Default::default()
+    }
+}
+
 impl Caller for PythonCaller {
     fn send(&self, call: &Call, timeout: Duration) -> Result<CallAnswer, CallError> {
         let failed = |reason: String| CallError::Unreachable {

@@ -221,12 +221,7 @@ mod typed_route {
             let data = if needs.is_empty() {
                 Supplied::default()
             } else {
-                Supplied::fetch(
-                    &needs,
-                    host.store.get()?,
-                    &host.templates,
-                    &calls::PythonCaller,
-                )
+                Supplied::fetch(&needs, host.store.get()?, &host.templates, &calls::CALLER)
             };
             host.functions
                 .run_owned(trigger, cf, &data)
@@ -259,7 +254,28 @@ mod typed_route {
     }
 }
 
+#[cfg(feature = "calls")]
 mod calls;
+/// A module built without `calls` answers a call as an outage (no block of its own makes one).
+#[cfg(not(feature = "calls"))]
+mod calls {
+    use edge_functions::data::{Call, CallError, NoCalls, Supplied};
+
+    const WHY: &str = "this module was built without python-host's `calls`";
+
+    #[cfg_attr(not(feature = "typed-route"), allow(dead_code))]
+    pub(crate) static CALLER: NoCalls = NoCalls(WHY);
+
+    pub(crate) fn supply(_: pyo3::Python<'_>, calls: &[Call]) -> Supplied {
+        Supplied {
+            calls: calls
+                .iter()
+                .map(|c| (c.clone(), Err(CallError::NotAvailable(WHY.into()))))
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
 mod in_place;
 mod package;
 

@@ -120,11 +120,7 @@ fn run<'py>(
     let data = if needs.calls.is_empty() {
         Supplied::default()
     } else {
-        let py = request.dict.py();
-        Supplied {
-            calls: py.detach(|| Supplied::make_calls(&needs.calls, &crate::calls::PythonCaller)),
-            ..Default::default()
-        }
+        crate::calls::supply(request.dict.py(), &needs.calls)
     };
     let result = host
         .functions
