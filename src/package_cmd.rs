@@ -767,7 +767,7 @@ mod tests {
     fn every_optional_viewer_block_is_a_feature_of_the_module() {
         let manifest = include_str!("../edge-python/Cargo.toml");
         for block in edge_functions::site::OPTIONAL_VIEWER_BLOCKS {
-            let feature = format!("block-{block} = [\"edge-functions/block-{block}\"]");
+            let feature = format!("block-{block} = [\"edge-functions/block-{block}\"");
             assert!(
                 manifest.contains(&feature),
                 "edge-python/Cargo.toml lacks `{feature}`"

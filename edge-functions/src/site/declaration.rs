@@ -35,6 +35,7 @@ pub struct Declaration {
 pub const PACKAGED_FILE: &str = "site.json";
 
 impl Declaration {
+    #[cfg(feature = "toml")]
     /// Lets each block complete its settings as `serve`, `invoke` and `package` must (a sign-in
     /// block's user pool keys and signing secret): what it writes is then built, and packed.
     pub fn prepare(

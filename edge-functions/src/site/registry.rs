@@ -134,6 +134,7 @@ pub trait Prepare {
 }
 
 /// Completes a block's settings (without `block`).
+#[cfg(feature = "toml")]
 pub(crate) type PrepareFn =
     fn(&mut serde_json::Map<String, serde_json::Value>, &dyn Prepare) -> Result<(), String>;
 
@@ -162,6 +163,8 @@ pub struct BlockKind {
     pub example: &'static str,
     settings: fn() -> Vec<&'static str>,
     pub(crate) build: BuildFn,
+    /// The tools only: a package's host never prepares (its settings were, when packed).
+    #[cfg(feature = "toml")]
     pub(crate) prepare: PrepareFn,
     #[cfg(feature = "toml")]
     pub(crate) locate: LocateFn,
@@ -257,6 +260,7 @@ impl Registry {
             example: B::EXAMPLE,
             settings: field_names::<B>,
             build: build::<B>,
+            #[cfg(feature = "toml")]
             prepare: B::prepare,
             #[cfg(feature = "toml")]
             locate: locate::<B>,

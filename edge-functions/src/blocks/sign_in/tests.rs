@@ -455,11 +455,12 @@ fn forged_tampered_stale_and_unbound_callbacks_are_refused() {
         format!("/auth/callback?{query}")
     };
     // A state that sends the visitor elsewhere, with the genuine tag: refused, no call made.
-    let evil = encode(
-        json!({"n": param(&authorize, "nonce"), "u": "https://evil.example", "t": START})
-            .to_string()
-            .as_bytes(),
-    );
+    let evil = State {
+        n: param(&authorize, "nonce"),
+        u: "https://evil.example".into(),
+        t: START,
+    }
+    .encode();
     for forged in [
         format!("{evil}.{tag}"),
         format!("{payload}.AAAA"),
@@ -605,8 +606,7 @@ fn the_sign_in_link_never_leaves_the_site() {
             .0,
         ));
         let state = param(&url, "state");
-        let payload = b64().decode(state.split_once('.').unwrap().0).unwrap();
-        let state: State = serde_json::from_slice(&payload).unwrap();
+        let state = State::decode(state.split_once('.').unwrap().0).unwrap();
         assert_eq!(state.u, kept, "{asked}");
     }
 }
@@ -780,4 +780,17 @@ fn a_domain_cookie_is_shared_and_any_of_the_visitors_id_cookies_may_be_the_good_
     );
     let flow = block.viewer_request(&mut RequestEdit::new(&mut request), &Supplied::default());
     assert!(matches!(flow, Flow::Continue));
+}
+
+#[test]
+fn a_state_keeps_any_target_the_site_may_name() {
+    let state = State {
+        n: "bm9uY2U".into(),
+        u: "/members/a:b?q=\"x\":1&r=%2F".into(),
+        t: START,
+    };
+    assert_eq!(State::decode(&state.encode()), Some(state));
+    assert_eq!(State::decode("not base64!"), None);
+    assert_eq!(State::decode(&encode(b"12:only-two")), None);
+    assert_eq!(State::decode(&encode(b"soon:n:/")), None);
 }
