@@ -255,19 +255,22 @@ nonce_secret = "{secret}"
 "#,
         secret = b64(&[7; 32])
     );
-    let site = edge_functions::site::load(
-        &declaration,
-        Path::new("members.site.toml"),
-        &edge_functions::site::Registry::builtin(),
-        None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let site: &'static Site = Box::leak(Box::new(Site {
-        functions: site.functions,
-        store: MemoryStore::new(),
-        templates: MemoryTemplates::default(),
-        fixtures: PathBuf::new(),
-    }));
+    // Each load is a new instance, with no token verified yet.
+    let instance = || -> &'static Site {
+        let site = edge_functions::site::load(
+            &declaration,
+            Path::new("members.site.toml"),
+            &edge_functions::site::Registry::builtin(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Box::leak(Box::new(Site {
+            functions: site.functions,
+            store: MemoryStore::new(),
+            templates: MemoryTemplates::default(),
+            fixtures: PathBuf::new(),
+        }))
+    };
     let event = serde_json::json!({"Records": [{"cf": {
         "config": {"eventType": "viewer-request", "distributionId": "E1",
                    "distributionDomainName": "d1.cloudfront.net", "requestId": "r"},
@@ -283,6 +286,7 @@ nonce_secret = "{secret}"
         .cf;
     let trigger = EventType::ViewerRequest;
     let data = Supplied::default();
+    let site = instance();
     let first = site
         .functions
         .run(trigger, &cf, &data)
@@ -291,31 +295,8 @@ nonce_secret = "{secret}"
         matches!(first, FunctionResult::Request(_)),
         "the member is let through"
     );
-    if !remembered {
-        // A new instance: nothing verified yet.
-        let site = edge_functions::site::load(
-            &declaration,
-            Path::new("members.site.toml"),
-            &edge_functions::site::Registry::builtin(),
-            None,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let fresh: &'static Site = Box::leak(Box::new(Site {
-            functions: site.functions,
-            store: MemoryStore::new(),
-            templates: MemoryTemplates::default(),
-            fixtures: PathBuf::new(),
-        }));
-        return Case {
-            site: fresh,
-            trigger,
-            bytes,
-            cf,
-            data,
-        };
-    }
     Case {
-        site,
+        site: if remembered { site } else { instance() },
         trigger,
         bytes,
         cf,

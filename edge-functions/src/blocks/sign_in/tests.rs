@@ -40,6 +40,28 @@ fn test_random(bytes: &mut [u8]) {
         .for_each(|(i, b)| *b = drawn ^ i as u8);
 }
 
+fn test_sources() -> Sources {
+    Sources {
+        now: test_now,
+        random: test_random,
+    }
+}
+
+/// A sign-in started on `target`: the user pool's authorize URL the visitor was sent to.
+fn start(block: &SignIn, browser: &mut Browser, target: &str) -> String {
+    location(&response(visit(block, browser, target, no_calls).0))
+}
+
+/// The callback the user pool would send the visitor to, with `code`, for a sign-in's
+/// authorize URL.
+fn callback_url(authorize: &str, code: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("code", code)
+        .append_pair("state", &param(authorize, "state"))
+        .finish();
+    format!("/auth/callback?{query}")
+}
+
 fn settings() -> SignInSettings {
     serde_json::from_value(json!({
         "user_pool_id": "us-east-1_Test",
@@ -56,12 +78,7 @@ fn settings() -> SignInSettings {
 
 fn block() -> SignIn {
     NOW.with(|n| n.set(START));
-    settings()
-        .into_block(Sources {
-            now: test_now,
-            random: test_random,
-        })
-        .unwrap()
+    settings().into_block(test_sources()).unwrap()
 }
 
 fn id_token(nonce: Option<&str>, groups: &[&str], life: u64) -> String {
@@ -194,7 +211,7 @@ fn tokens(id_token: &str, refresh: Option<&str>) -> Result<CallAnswer, CallError
 /// Signs in from `target` as the user pool would let the visitor: the redirect, then the
 /// callback with a code the token endpoint exchanges for these groups' tokens.
 fn sign_in(block: &SignIn, browser: &mut Browser, target: &str, groups: &[&str]) -> Response {
-    let authorize = location(&response(visit(block, browser, target, no_calls).0));
+    let authorize = start(block, browser, target);
     callback(block, browser, &authorize, groups)
 }
 
@@ -410,21 +427,11 @@ fn signing_in_again_after_signing_out_works() {
 fn reloading_a_completed_callback_goes_on_to_the_page() {
     let block = block();
     let mut browser = Browser::default();
-    let authorize = location(&response(
-        visit(&block, &mut browser, "/members/x", no_calls).0,
-    ));
+    let authorize = start(&block, &mut browser, "/members/x");
     callback(&block, &mut browser, &authorize, &["members"]);
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("code", "the-code")
-        .append_pair("state", &param(&authorize, "state"))
-        .finish();
     // The nonce cookie is spent and no code is offered again; the member is in.
-    let (flow, calls) = visit(
-        &block,
-        &mut browser,
-        &format!("/auth/callback?{query}"),
-        no_calls,
-    );
+    let url = callback_url(&authorize, "the-code");
+    let (flow, calls) = visit(&block, &mut browser, &url, no_calls);
     assert!(calls.is_empty());
     assert_eq!(location(&response(flow)), "/members/x");
 }
@@ -497,20 +504,10 @@ fn forged_tampered_stale_and_unbound_callbacks_are_refused() {
 fn a_token_answer_for_another_sign_in_is_refused() {
     let block = block();
     let mut browser = Browser::default();
-    let authorize = location(&response(
-        visit(&block, &mut browser, "/members/", no_calls).0,
-    ));
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("code", "c")
-        .append_pair("state", &param(&authorize, "state"))
-        .finish();
+    let authorize = start(&block, &mut browser, "/members/");
+    let url = callback_url(&authorize, "c");
     let other_nonce = id_token(Some("someone-elses-nonce"), &["members"], 3600);
-    let (flow, _) = visit(
-        &block,
-        &mut browser,
-        &format!("/auth/callback?{query}"),
-        |_| tokens(&other_nonce, None),
-    );
+    let (flow, _) = visit(&block, &mut browser, &url, |_| tokens(&other_nonce, None));
     assert_eq!(response(flow).status, "400");
     assert!(!browser.jar.contains_key("edgekit-id"));
 }
@@ -519,25 +516,15 @@ fn a_token_answer_for_another_sign_in_is_refused() {
 fn an_unreachable_token_endpoint_is_a_clean_503() {
     let block = block();
     let mut browser = Browser::default();
-    let authorize = location(&response(
-        visit(&block, &mut browser, "/members/", no_calls).0,
-    ));
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("code", "c")
-        .append_pair("state", &param(&authorize, "state"))
-        .finish();
-    let (flow, _) = visit(
-        &block,
-        &mut browser,
-        &format!("/auth/callback?{query}"),
-        |c| {
-            Err(CallError::ServerError {
-                url: c.url.clone(),
-                status: 503,
-                attempts: 3,
-            })
-        },
-    );
+    let authorize = start(&block, &mut browser, "/members/");
+    let url = callback_url(&authorize, "c");
+    let (flow, _) = visit(&block, &mut browser, &url, |c| {
+        Err(CallError::ServerError {
+            url: c.url.clone(),
+            status: 503,
+            attempts: 3,
+        })
+    });
     let page = response(flow);
     assert_eq!(page.status, "503");
     assert_eq!(page.headers.get("retry-after"), Some("30"));
@@ -623,10 +610,7 @@ fn settings_that_cannot_work_are_refused() {
             value[k] = v.clone();
         }
         let settings: SignInSettings = serde_json::from_value(value).unwrap();
-        match settings.into_block(Sources {
-            now: test_now,
-            random: test_random,
-        }) {
+        match settings.into_block(test_sources()) {
             Ok(_) => panic!("{change} was accepted"),
             Err(e) => e,
         }
@@ -712,12 +696,7 @@ fn a_confidential_clients_secret_comes_from_the_environment_and_is_never_shown()
     let mut block: SignInSettings =
         serde_json::from_value(serde_json::Value::Object(settings)).unwrap();
     block.jwks = Some(jwks_json());
-    let block = block
-        .into_block(Sources {
-            now: test_now,
-            random: test_random,
-        })
-        .unwrap();
+    let block = block.into_block(test_sources()).unwrap();
     let mut browser = Browser::default();
     browser.jar.insert(
         "edgekit-refresh".into(),
@@ -754,12 +733,7 @@ fn a_confidential_clients_secret_comes_from_the_environment_and_is_never_shown()
 fn a_domain_cookie_is_shared_and_any_of_the_visitors_id_cookies_may_be_the_good_one() {
     let mut settings = settings();
     settings.cookie_domain = Some("example.com".into());
-    let block = settings
-        .into_block(Sources {
-            now: test_now,
-            random: test_random,
-        })
-        .unwrap();
+    let block = settings.into_block(test_sources()).unwrap();
     let mut browser = Browser::default();
     let found = response(visit(&block, &mut browser, "/members/", no_calls).0);
     assert!(
