@@ -47,6 +47,11 @@ pub struct InvokeArgs {
     /// The embedded store's directory; read, never modified, by `invoke`.
     #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
+    /// Complete the blocks' settings as `package` does before running (a sign-in block fetches
+    /// its user pool's keys, so that a fixture with a real ID token is let through). Without
+    /// it, a sign-in block believes no token: fixtures stay the same offline.
+    #[arg(long)]
+    prepare: bool,
     #[command(flatten)]
     data_store: crate::data_args::DataArgs,
 }
@@ -100,7 +105,15 @@ pub fn invoke(args: InvokeArgs) -> ExitCode {
         },
         (None, Err(e)) => return bad_input(e),
     };
-    let site = match edge_functions::site::load_file(&site_file, crate::registry(), None) {
+    let site = match if args.prepare {
+        edge_functions::site::load_file_prepared(
+            &site_file,
+            crate::registry(),
+            crate::preparation(),
+        )
+    } else {
+        edge_functions::site::load_file(&site_file, crate::registry(), None)
+    } {
         Ok(site) => site,
         Err(e) => return bad_input(e),
     };

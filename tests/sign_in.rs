@@ -138,21 +138,8 @@ seen["api"] = [api.get("status"), json.loads(api["body"])["error"]]
 print(json.dumps(seen))
 "#;
 
-#[test]
-fn the_lambda_edge_host_signs_in_refreshes_and_signs_out_through_the_stand_in() {
-    let (Ok(module), Ok(stand_in_command)) = (
-        std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE"),
-        std::env::var("EDGEKIT_COGNITO_STAND_IN"),
-    ) else {
-        eprintln!(
-            "SKIPPED: EDGEKIT_PYTHON_VIEWER_MODULE or EDGEKIT_COGNITO_STAND_IN is not set (scripts/test sets both)"
-        );
-        return;
-    };
-    let stand_in = StandIn::start(&stand_in_command);
-    let dir = std::env::temp_dir().join(format!("edgekit-sign-in-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// A site whose members' area signs in with the stand-in at `url`, as a confidential client.
+fn write_declaration(dir: &std::path::Path, url: &str) -> PathBuf {
     let declaration = dir.join("members.site.toml");
     std::fs::write(
         &declaration,
@@ -170,11 +157,120 @@ protect = ["/members/"]
 api = ["/members/api/"]
 required_group = "members"
 client_secret_env = "MEMBERS_CLIENT_SECRET"
-"#,
-            url = stand_in.url
+"#
         ),
     )
     .unwrap();
+    declaration
+}
+
+/// A member's ID token from the stand-in: its sign-in form, then the code exchange.
+const TOKEN: &str = r#"
+import base64, hashlib, http.client, json, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+verifier = "v" * 43
+challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+redirect = "https://docs.example.com/auth/callback"
+def post(path, form, headers={}):
+    conn = http.client.HTTPConnection(url.hostname, url.port)
+    conn.request("POST", path, urllib.parse.urlencode(form),
+                 dict(headers, **{"Content-Type": "application/x-www-form-urlencoded"}))
+    answer = conn.getresponse()
+    return answer, answer.read()
+answer, _ = post("/login", dict(response_type="code", client_id="northwinddocsmembers",
+    redirect_uri=redirect, state="s", scope="openid", code_challenge=challenge,
+    code_challenge_method="S256", username="reader@example.com", password="Members-Only-1"))
+code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(answer.getheader("Location")).query))["code"]
+basic = base64.b64encode(b"northwinddocsmembers:" + sys.argv[2].encode()).decode()
+_, body = post("/oauth2/token", dict(grant_type="authorization_code", client_id="northwinddocsmembers",
+    code=code, redirect_uri=redirect, code_verifier=verifier), {"Authorization": "Basic " + basic})
+print(json.loads(body)["id_token"])
+"#;
+
+/// `invoke --prepare` lets a fixture with a member's real ID token through, as the deployed
+/// function would; without it (offline, as the golden fixtures run) no token is believed.
+#[test]
+fn invoke_with_prepare_lets_a_real_token_through() {
+    let Ok(stand_in_command) = std::env::var("EDGEKIT_COGNITO_STAND_IN") else {
+        eprintln!("SKIPPED: EDGEKIT_COGNITO_STAND_IN is not set (scripts/test sets it)");
+        return;
+    };
+    let stand_in = StandIn::start(&stand_in_command);
+    let dir = std::env::temp_dir().join(format!("edgekit-invoke-sign-in-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let declaration = write_declaration(&dir, &stand_in.url);
+    let token = Command::new("python3")
+        .args(["-c", TOKEN, &stand_in.url, CLIENT_SECRET])
+        .output()
+        .unwrap();
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let event = serde_json::json!({"Records": [{"cf": {
+        "config": {"eventType": "viewer-request", "distributionId": "E1",
+                   "distributionDomainName": "d1.cloudfront.net", "requestId": "r"},
+        "request": {"clientIp": "203.0.113.9", "method": "GET", "uri": "/members/notes",
+            "querystring": "", "headers": {
+                "host": [{"key": "Host", "value": "docs.example.com"}],
+                "cookie": [{"key": "Cookie", "value": format!("edgekit-id={token}")}]}}}}]});
+    let event_file = dir.join("member.json");
+    std::fs::write(&event_file, event.to_string()).unwrap();
+    let invoke = |prepare: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_edgekit"));
+        command
+            .args(["invoke", "viewer-request", "--site"])
+            .arg(&declaration)
+            .arg("--event")
+            .arg(&event_file)
+            .env("MEMBERS_CLIENT_SECRET", CLIENT_SECRET);
+        if prepare {
+            command.arg("--prepare");
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !stderr.contains(CLIENT_SECRET) && !stdout_has_secret(&output.stdout),
+            "{stderr}"
+        );
+        result
+    };
+    let prepared = invoke(true);
+    assert_eq!(prepared["uri"], "/members/notes", "{prepared}");
+    let offline = invoke(false);
+    assert_eq!(offline["status"], "302", "{offline}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn stdout_has_secret(stdout: &[u8]) -> bool {
+    String::from_utf8_lossy(stdout).contains(CLIENT_SECRET)
+}
+
+#[test]
+fn the_lambda_edge_host_signs_in_refreshes_and_signs_out_through_the_stand_in() {
+    let (Ok(module), Ok(stand_in_command)) = (
+        std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE"),
+        std::env::var("EDGEKIT_COGNITO_STAND_IN"),
+    ) else {
+        eprintln!(
+            "SKIPPED: EDGEKIT_PYTHON_VIEWER_MODULE or EDGEKIT_COGNITO_STAND_IN is not set (scripts/test sets both)"
+        );
+        return;
+    };
+    let stand_in = StandIn::start(&stand_in_command);
+    let dir = std::env::temp_dir().join(format!("edgekit-sign-in-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let declaration = write_declaration(&dir, &stand_in.url);
     // As `package` writes it: the pool's keys fetched, a signing secret generated.
     let packaged = edge_functions::site::read_prepared(
         &declaration,
