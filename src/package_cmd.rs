@@ -616,6 +616,9 @@ fn build(args: PackageArgs) -> Result<bool, String> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let out = args.out.canonicalize().map_err(|e| e.to_string())?;
+    // A sign-in block's signing secret stays the same from one package to the next into this
+    // out dir: sign-ins in flight while a new version deploys still complete.
+    crate::preparation().keep_secret_in(out.join(".sign-in-secret"));
     let functions: Vec<&FunctionConfig> = config.functions.iter().map(|f| f.get_ref()).collect();
     // Every declaration is checked, whole, before minutes go into building modules.
     let base = config_path.parent().unwrap_or(Path::new("."));

@@ -166,6 +166,9 @@ pub struct NetworkPreparation {
     /// A fetch that fails is a warning, and the block goes on without (`serve`: a local
     /// stand-in for the user pool may not be running); otherwise an error (`package`).
     pub lenient: bool,
+    /// Where the signing secret is kept between runs (`package`: its out dir), so that a new
+    /// package of the same site keeps the sign-ins in flight during a deploy valid.
+    secret_file: std::sync::OnceLock<std::path::PathBuf>,
     secret: std::sync::OnceLock<Result<String, String>>,
     fetched: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
@@ -176,6 +179,35 @@ impl NetworkPreparation {
             lenient: true,
             ..Default::default()
         }
+    }
+
+    /// Keeps the signing secret in `file` (read if it is there, else made and written, readable
+    /// by its owner only). Call before the first secret is asked for; a second call is ignored.
+    pub fn keep_secret_in(&self, file: std::path::PathBuf) {
+        let _ = self.secret_file.set(file);
+    }
+
+    fn kept_secret(file: &std::path::Path) -> Result<String, String> {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            let secret = text.trim().to_owned();
+            if !secret.is_empty() {
+                return Ok(secret);
+            }
+        }
+        let secret = edge_functions::auth::new_secret()?;
+        let written = {
+            use std::io::Write;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            options
+                .open(file)
+                .and_then(|mut f| f.write_all(secret.as_bytes()))
+        };
+        written
+            .map_err(|e| format!("cannot keep the signing secret in {}: {e}", file.display()))?;
+        Ok(secret)
     }
 }
 
@@ -204,11 +236,44 @@ impl edge_functions::site::Prepare for NetworkPreparation {
 
     fn secret(&self) -> Result<String, String> {
         self.secret
-            .get_or_init(edge_functions::auth::new_secret)
+            .get_or_init(|| match self.secret_file.get() {
+                Some(file) => Self::kept_secret(file),
+                None => edge_functions::auth::new_secret(),
+            })
             .clone()
     }
 
     fn environment(&self, name: &str) -> Option<String> {
         std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edge_functions::site::Prepare;
+
+    #[test]
+    fn a_kept_secret_is_the_same_for_the_next_package_and_private() {
+        let dir = std::env::temp_dir().join(format!("edgekit-secret-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(".sign-in-secret");
+        let first = NetworkPreparation::default();
+        first.keep_secret_in(file.clone());
+        let secret = first.secret().unwrap();
+        assert_eq!(secret.len(), 43, "32 bytes, base64url");
+        let next = NetworkPreparation::default();
+        next.keep_secret_in(file.clone());
+        assert_eq!(next.secret().unwrap(), secret);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Without a file, each run has its own.
+        assert_ne!(NetworkPreparation::default().secret().unwrap(), secret);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
