@@ -915,7 +915,16 @@ api = ["/members/api/"]"#;
         if parsed.nonce_secret.is_none() {
             settings.insert("nonce_secret".into(), with.secret()?.into());
         }
-        if let (Some(name), None) = (&parsed.client_secret_env, &parsed.client_secret) {
+        // Prepared settings come from a declaration file: a secret there would be in version
+        // control.
+        if parsed.client_secret.is_some() {
+            return Err(
+                "`client_secret`: a declaration never holds the app client's secret; \
+                 name the environment variable that does in `client_secret_env`"
+                    .into(),
+            );
+        }
+        if let Some(name) = &parsed.client_secret_env {
             let secret = with.environment(name).ok_or_else(|| {
                 format!(
                     "`client_secret_env`: set {name} to the app client's secret in the \

@@ -727,6 +727,18 @@ fn a_confidential_clients_secret_comes_from_the_environment_and_is_never_shown()
     .clone();
     let error = SignInSettings::prepare(&mut unset, &FakePreparation).unwrap_err();
     assert!(error.contains("NOT_SET_ANYWHERE"), "{error}");
+
+    let mut written = json!({"user_pool_id": "us-east-1_Test", "client_id": CLIENT,
+        "domain": "https://auth.example.com", "protect": ["/members/"],
+        "client_secret": "pasted-by-hand"})
+    .as_object()
+    .unwrap()
+    .clone();
+    let error = SignInSettings::prepare(&mut written, &FakePreparation).unwrap_err();
+    assert!(
+        error.contains("client_secret_env") && !error.contains("pasted-by-hand"),
+        "{error}"
+    );
 }
 
 #[test]
