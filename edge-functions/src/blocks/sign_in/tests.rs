@@ -780,3 +780,22 @@ fn a_state_keeps_any_target_the_site_may_name() {
     assert_eq!(State::decode(&encode(b"12:only-two")), None);
     assert_eq!(State::decode(&encode(b"soon:n:/")), None);
 }
+
+#[test]
+fn an_escaped_path_to_the_protected_area_is_protected_too() {
+    let block = block();
+    for uri in [
+        "/%6Dembers/notes",
+        "/%6dembers/api/notes.json",
+        "/members%2Fnotes",
+    ] {
+        let mut browser = Browser::default();
+        let flow = visit(&block, &mut browser, uri, no_calls).0;
+        assert!(!matches!(flow, Flow::Continue), "{uri} was let through");
+    }
+    // The API's escaped path is still an API call: 401, not a redirect.
+    let mut browser = Browser::default();
+    let api = response(visit(&block, &mut browser, "/members/%61pi/notes.json", no_calls).0);
+    assert_eq!(api.status, "401");
+    assert_eq!(as_origin_reads("/a%zz%4"), "/a%zz%4");
+}
