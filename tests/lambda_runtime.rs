@@ -6,6 +6,7 @@
 //! says loudly that it was skipped.
 
 mod fixture_index;
+mod stand_in;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -275,18 +276,21 @@ fn the_lambda_runtime_binary_gives_what_invoke_gives_on_every_fixture_that_reads
 /// config, declaration and handler names are the shipped ones; the module's build is not.
 #[test]
 fn every_package_loads_under_awslambdaric_with_the_templates_handler() {
-    let (Ok(ric), Ok(module), Ok(viewer)) = (
+    let (Ok(ric), Ok(module), Ok(viewer), Ok(stand_in)) = (
         std::env::var("EDGEKIT_RIC_PYTHON"),
         std::env::var("EDGEKIT_PYTHON_MODULE"),
         std::env::var("EDGEKIT_PYTHON_VIEWER_MODULE"),
+        std::env::var("EDGEKIT_COGNITO_STAND_IN"),
     ) else {
         eprintln!(
-            "SKIPPED: EDGEKIT_RIC_PYTHON or the module variables are not set (scripts/test sets them)"
+            "SKIPPED: EDGEKIT_RIC_PYTHON, EDGEKIT_COGNITO_STAND_IN or the module variables are not set (scripts/test sets them)"
         );
         return;
     };
     let loaded = packages_load(&fixture_index::alien_cards(), &ric, &module, &viewer);
     assert_eq!(loaded, 4, "a zip for each of Alien Cards' four functions");
+    // Packaging the docs site fetches its members' pool keys from the stand-in it declares.
+    let _stand_in = stand_in::StandIn::on_the_docs_port(&stand_in);
     let loaded = packages_load(&fixture_index::docs_site(), &ric, &module, &viewer);
     assert_eq!(
         loaded, 3,

@@ -51,9 +51,15 @@ fn the_python_host_gives_what_invoke_gives_on_every_fixture() {
         return;
     };
     // Fixtures whose expected output does not depend on card data (the module here has no card
-    // store; the ones that read cards run against DynamoDB below).
-    let compared = compare_with_invoke(&module, &fixture_index::all_data_free());
-    assert!(compared >= 35, "only {compared} fixtures compared");
+    // store; the ones that read cards run against DynamoDB below), of the origin triggers: an
+    // origin module leaves out the sign-in block, so it cannot run the docs site's viewer
+    // functions; the viewer module is compared on the viewer fixtures below.
+    let origin: Vec<_> = fixture_index::all_data_free()
+        .into_iter()
+        .filter(|(trigger, _)| trigger.starts_with("origin-"))
+        .collect();
+    let compared = compare_with_invoke(&module, &origin);
+    assert!(compared >= 20, "only {compared} fixtures compared");
 }
 
 /// The viewer package's module has no typed route: every viewer event must take the in-place

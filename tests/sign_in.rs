@@ -8,9 +8,12 @@
 //! `scripts/test` names the module (`EDGEKIT_PYTHON_VIEWER_MODULE`) and the stand-in's command
 //! (`EDGEKIT_COGNITO_STAND_IN`); without them the test says loudly that it was skipped.
 
-use std::io::{BufRead, BufReader};
+mod stand_in;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use stand_in::StandIn;
 
 /// The app client's secret: `package` reads it from the environment variable the declaration
 /// names; the module sends it to the token endpoint, which refuses a call without it.
@@ -28,42 +31,6 @@ impl edge_functions::site::Prepare for WithClientSecret {
     }
     fn environment(&self, name: &str) -> Option<String> {
         (name == "MEMBERS_CLIENT_SECRET").then(|| CLIENT_SECRET.to_owned())
-    }
-}
-
-/// The stand-in on a free port, stopped when dropped.
-struct StandIn {
-    child: Child,
-    url: String,
-}
-
-impl StandIn {
-    fn start(command: &str) -> StandIn {
-        let mut child = Command::new(command)
-            .args(["--port", "0", "--quiet", "--id-token-seconds", "600"])
-            .args(["--callback-url", "https://docs.example.com/auth/callback"])
-            .args(["--sign-out-url", "https://docs.example.com/"])
-            .args(["--client-secret", CLIENT_SECRET])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the stand-in starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("Cognito stand-in at ")
-            .unwrap_or_else(|| panic!("the stand-in said {line:?}"))
-            .to_owned();
-        StandIn { child, url }
-    }
-}
-
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -195,7 +162,17 @@ fn invoke_with_prepare_lets_a_real_token_through() {
         eprintln!("SKIPPED: EDGEKIT_COGNITO_STAND_IN is not set (scripts/test sets it)");
         return;
     };
-    let stand_in = StandIn::start(&stand_in_command);
+    let stand_in = StandIn::start(
+        &stand_in_command,
+        &[
+            "--port",
+            "0",
+            "--callback-url",
+            "https://docs.example.com/auth/callback",
+            "--client-secret",
+            CLIENT_SECRET,
+        ],
+    );
     let dir = std::env::temp_dir().join(format!("edgekit-invoke-sign-in-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -266,7 +243,21 @@ fn the_lambda_edge_host_signs_in_refreshes_and_signs_out_through_the_stand_in() 
         );
         return;
     };
-    let stand_in = StandIn::start(&stand_in_command);
+    let stand_in = StandIn::start(
+        &stand_in_command,
+        &[
+            "--port",
+            "0",
+            "--id-token-seconds",
+            "600",
+            "--callback-url",
+            "https://docs.example.com/auth/callback",
+            "--sign-out-url",
+            "https://docs.example.com/",
+            "--client-secret",
+            CLIENT_SECRET,
+        ],
+    );
     let dir = std::env::temp_dir().join(format!("edgekit-sign-in-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -217,7 +217,7 @@ impl BasicAuth {
 
 impl ViewerRequestStep for BasicAuth {
     fn viewer_request(&self, request: &mut RequestEdit<'_>, _data: &Supplied) -> Flow {
-        if !crate::blocks::in_scope(&self.prefixes, &request.uri) {
+        if !crate::blocks::guarded(&self.prefixes, &request.uri) {
             return Flow::Continue;
         }
         match request.headers.get("authorization") {
@@ -393,6 +393,11 @@ mod tests {
         assert_eq!(run(&steps, "/index.html", None), Flow::Continue);
         assert!(matches!(
             run(&steps, "/drafts/a.html", None),
+            Flow::Respond(_)
+        ));
+        // S3 decodes escapes: `/%64rafts/` is the drafts' object too.
+        assert!(matches!(
+            run(&steps, "/%64rafts/a.html", None),
             Flow::Respond(_)
         ));
     }

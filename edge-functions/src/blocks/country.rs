@@ -173,7 +173,7 @@ impl OriginRequestStep for GeoAccess {
         _origin: &mut Option<Origin>,
         _data: &Supplied,
     ) -> Result<Flow, FunctionError> {
-        if !crate::blocks::in_scope(&self.prefixes, &request.uri)
+        if !crate::blocks::guarded(&self.prefixes, &request.uri)
             || self.admits(request.headers.get(COUNTRY_HEADER))
         {
             return Ok(Flow::Continue);
@@ -355,6 +355,11 @@ mod tests {
         assert_eq!(geo_run(&allow, Some("US"), "/downloads/a.pdf"), None);
         assert_eq!(geo_run(&allow, Some("ca"), "/downloads/a.pdf"), None);
         assert_eq!(geo_run(&allow, Some("FR"), "/downloads/a.pdf"), Some(403));
+        assert_eq!(
+            geo_run(&allow, Some("FR"), "/%64ownloads/a.pdf"),
+            Some(403),
+            "an escaped path is the same object"
+        );
         assert_eq!(
             geo_run(&allow, None, "/downloads/a.pdf"),
             Some(403),

@@ -78,6 +78,44 @@ pub(crate) fn in_scope(prefixes: &[String], uri: &str) -> bool {
     prefixes.is_empty() || prefixes.iter().any(|p| uri.starts_with(p.as_str()))
 }
 
+/// Whether `uri`, read as the origin reads it, is under one of `prefixes` (none listed: every
+/// path is): for blocks that guard paths, which an escaped path must not get around.
+#[cfg(any(feature = "origin", feature = "block-basic-auth"))]
+pub(crate) fn guarded(prefixes: &[String], uri: &str) -> bool {
+    in_scope(prefixes, &path_as_origin_reads(uri))
+}
+
+#[cfg(any(
+    feature = "origin",
+    feature = "block-basic-auth",
+    feature = "block-sign-in"
+))]
+/// The path as the origin reads it: S3 decodes percent-escapes, so `/%6Dembers/` is the object
+/// under `/members/`, and a block that guards a prefix (sign-in, Basic auth, geo access) must
+/// guard it as such. Only for those checks: the request goes on as the visitor sent it.
+pub(crate) fn path_as_origin_reads(uri: &str) -> std::borrow::Cow<'_, str> {
+    if !uri.contains('%') {
+        return std::borrow::Cow::Borrowed(uri);
+    }
+    let bytes = uri.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// Whether `uri` is the section `prefix` or in it (`/de` holds `/de` and `/de/guide`, not
 /// `/dessert`).
 #[cfg(any(feature = "origin", feature = "block-language-redirect"))]

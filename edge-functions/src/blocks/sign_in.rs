@@ -471,7 +471,7 @@ impl SignIn {
         self.settings
             .api
             .iter()
-            .any(|p| as_origin_reads(&request.uri).starts_with(p.as_str()))
+            .any(|p| crate::blocks::path_as_origin_reads(&request.uri).starts_with(p.as_str()))
             || !matches!(request.method.as_str(), "GET" | "HEAD")
             || request
                 .headers
@@ -785,38 +785,12 @@ impl SignIn {
     }
 
     fn protects(&self, uri: &str) -> bool {
-        let path = as_origin_reads(uri);
+        let path = crate::blocks::path_as_origin_reads(uri);
         self.settings
             .protect
             .iter()
             .any(|p| path.starts_with(p.as_str()))
     }
-}
-
-/// The path as the origin reads it: S3 decodes percent-escapes, so `/%6Dembers/` is the object
-/// under `/members/` and must be protected as it is. (Only for the prefix checks: the request
-/// goes on as the visitor sent it.)
-fn as_origin_reads(uri: &str) -> std::borrow::Cow<'_, str> {
-    if !uri.contains('%') {
-        return std::borrow::Cow::Borrowed(uri);
-    }
-    let bytes = uri.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// What a token endpoint answered.
