@@ -366,10 +366,16 @@ impl Headers {
 
     /// The value of a cookie from every `cookie` header, as the viewer sent it.
     pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies(name).next()
+    }
+
+    /// Every value the viewer sent for a cookie, in order (a host cookie and a domain cookie
+    /// may share a name).
+    pub fn cookies<'h, 'n>(&'h self, name: &'n str) -> impl Iterator<Item = &'h str> + use<'h, 'n> {
         self.get_all("cookie")
             .flat_map(|header| header.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(n, _)| *n == name)
+            .filter(move |(n, _)| *n == name)
             .map(|(_, v)| v.trim_matches('"'))
     }
 }

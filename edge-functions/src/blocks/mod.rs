@@ -116,6 +116,14 @@ pub(crate) fn path_as_origin_reads(uri: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// A query parameter's first value, percent-decoded.
+#[cfg(any(feature = "block-origin-router", feature = "block-sign-in"))]
+pub(crate) fn query_value(querystring: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(querystring.as_bytes())
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// Whether `uri` is the section `prefix` or in it (`/de` holds `/de` and `/de/guide`, not
 /// `/dessert`).
 #[cfg(any(feature = "origin", feature = "block-language-redirect"))]

@@ -195,10 +195,9 @@ impl CompiledRoute {
                 .cookie
                 .as_ref()
                 .is_none_or(|m| m.holds(request.headers.cookie(&m.name)))
-            && rule
-                .query
-                .as_ref()
-                .is_none_or(|m| m.holds(query_value(&request.querystring, &m.name).as_deref()))
+            && rule.query.as_ref().is_none_or(|m| {
+                m.holds(crate::blocks::query_value(&request.querystring, &m.name).as_deref())
+            })
     }
 
     fn matches(&self, request: &Request) -> bool {
@@ -240,13 +239,6 @@ impl CompiledRoute {
     fn target(&self, request: &Request) -> &(String, u32, Arc<Target>) {
         self.kept(request).unwrap_or_else(|| self.assigned(request))
     }
-}
-
-/// A query parameter's first value, percent-decoded.
-fn query_value(querystring: &str, name: &str) -> Option<String> {
-    form_urlencoded::parse(querystring.as_bytes())
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
 }
 
 impl OriginRequestStep for Router {
