@@ -114,6 +114,50 @@ pub struct SignInSettings {
     /// The app client's secret: written by `serve` and `package` from `client_secret_env`.
     #[serde(default)]
     pub client_secret: Option<String>,
+    /// What the block's own pages say (plain text), in the site's words.
+    #[serde(default)]
+    pub messages: SignInMessages,
+}
+
+/// The texts of the pages the block answers itself. Those that send the visitor back to sign
+/// in end with the sign-in link.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInMessages {
+    /// 403: signed in, but not in `required_group`.
+    pub not_a_member: String,
+    /// 503: the user pool cannot be reached.
+    pub unavailable: String,
+    /// 502: the user pool's answer did not verify.
+    pub not_verified: String,
+    /// 400: a forged or changed sign-in link.
+    pub bad_link: String,
+    /// 400: a callback without its nonce cookie.
+    pub other_browser: String,
+    /// 401: the user pool answered with an error (it follows, in parentheses).
+    pub did_not_complete: String,
+    /// The 401 JSON's `message`, for API calls.
+    pub api: String,
+}
+
+impl Default for SignInMessages {
+    fn default() -> Self {
+        SignInMessages {
+            not_a_member: "You are signed in, but your account is not in the group this part \
+                of the site is for. Ask the site's team for access."
+                .into(),
+            unavailable: "Signing in is not possible right now. Please try again in a minute."
+                .into(),
+            not_verified: "The user pool's answer could not be verified. Please try again later."
+                .into(),
+            bad_link: "This sign-in link is not valid or was changed.".into(),
+            other_browser: "This sign-in was not started in this browser, or the browser did \
+                not keep its cookie (are cookies blocked?)."
+                .into(),
+            did_not_complete: "The sign-in did not complete.".into(),
+            api: "Sign in to use this API.".into(),
+        }
+    }
 }
 
 mod defaults {
@@ -233,6 +277,8 @@ pub struct SignIn {
     /// Verified ID tokens (the whole token is the key, so no part of one can be swapped).
     verified: Mutex<HashMap<Box<str>, IdToken>>,
     sources: Sources,
+    /// `messages.api` as a JSON string, quoted and escaped.
+    api_message: String,
 }
 
 /// Why a callback or refresh cannot go on: the page the visitor sees says it plainly.
@@ -277,24 +323,6 @@ impl State {
         let u = parts.next()?.to_owned();
         Some(State { n, u, t })
     }
-}
-
-/// The request's value for a query parameter.
-fn query_param(request: &Request, name: &str) -> Option<String> {
-    form_urlencoded::parse(request.querystring.as_bytes())
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// Every value the request has for a cookie (a host cookie and a domain cookie may share a name).
-fn cookies<'r>(request: &'r Request, name: &'r str) -> impl Iterator<Item = &'r str> + 'r {
-    request
-        .headers
-        .get_all("cookie")
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(move |(n, _)| *n == name)
-        .map(|(_, v)| v.trim_matches('"'))
 }
 
 /// Whether `target` is a path of this site: `/…`, not `//host` or `/\host` (which browsers read
@@ -439,7 +467,7 @@ impl SignIn {
     fn signed_in(&self, request: &Request) -> Result<IdToken, TokenError> {
         let now = self.now();
         let mut last = TokenError::Malformed;
-        for token in cookies(request, &self.cookie_name("id")) {
+        for token in request.headers.cookies(&self.cookie_name("id")) {
             if let Ok(known) = self.verified.lock()
                 && let Some(id) = known.get(token)
             {
@@ -481,10 +509,11 @@ impl SignIn {
     }
 
     fn unauthorized(&self) -> Response {
-        // The path holds only letters, digits and `/-_.` (checked when built): nothing to escape.
+        // The path holds only letters, digits and `/-_.` (checked when built); the message is
+        // escaped once, when built.
         let body = format!(
-            r#"{{"error":"unauthorized","message":"Sign in to use this API.","sign_in":"{}"}}"#,
-            self.settings.sign_in_path
+            r#"{{"error":"unauthorized","message":{},"sign_in":"{}"}}"#,
+            self.api_message, self.settings.sign_in_path
         );
         let mut response = Response::new(401).with_text_body(body);
         response
@@ -494,12 +523,7 @@ impl SignIn {
     }
 
     fn not_a_member(&self) -> Response {
-        text_page(
-            403,
-            "You are signed in, but your account is not in the group this part of the site is \
-             for. Ask the site's team for access."
-                .into(),
-        )
+        text_page(403, self.settings.messages.not_a_member.clone())
     }
 
     fn requested(request: &Request) -> String {
@@ -512,7 +536,7 @@ impl SignIn {
 
     /// The callback's state, checked: genuine, recent, and bound to this browser.
     fn checked_state(&self, request: &Request) -> Result<State, Refusal> {
-        if let Some(error) = query_param(request, "error") {
+        if let Some(error) = crate::blocks::query_value(&request.querystring, "error") {
             let error: String = error
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -520,7 +544,8 @@ impl SignIn {
                 .collect();
             return Err(Refusal::Denied(error));
         }
-        let state = query_param(request, "state").ok_or(Refusal::BadState)?;
+        let state =
+            crate::blocks::query_value(&request.querystring, "state").ok_or(Refusal::BadState)?;
         let (payload, tag) = state.split_once('.').ok_or(Refusal::BadState)?;
         if !self.mac_matches("state", payload, tag) {
             return Err(Refusal::BadState);
@@ -532,7 +557,9 @@ impl SignIn {
         if self.now() > state.t.saturating_add(self.settings.sign_in_max_age_secs) {
             return Err(Refusal::Stale { target: state.u });
         }
-        let bound = cookies(request, &self.nonce_cookie_name(&state.n))
+        let bound = request
+            .headers
+            .cookies(&self.nonce_cookie_name(&state.n))
             .any(|value| self.mac_matches("nonce", &state.n, value));
         if !bound {
             return Err(Refusal::NoNonceCookie { target: state.u });
@@ -559,7 +586,8 @@ impl SignIn {
     /// The code exchange a callback needs, with its state.
     fn code_exchange(&self, request: &Request) -> Result<(Call, State), Refusal> {
         let state = self.checked_state(request)?;
-        let code = query_param(request, "code").ok_or(Refusal::BadState)?;
+        let code =
+            crate::blocks::query_value(&request.querystring, "code").ok_or(Refusal::BadState)?;
         let host = self.host(request).ok_or(Refusal::BadState)?;
         let call = Call {
             url: self.token_url(),
@@ -576,7 +604,7 @@ impl SignIn {
     }
 
     fn refresh_target(request: &Request) -> String {
-        query_param(request, "u")
+        crate::blocks::query_value(&request.querystring, "u")
             .filter(|u| is_local_target(u))
             .unwrap_or_else(|| "/".into())
     }
@@ -585,8 +613,10 @@ impl SignIn {
     fn refresh_exchange(&self, request: &Request) -> Result<(Call, String), Refusal> {
         let target = Self::refresh_target(request);
         let name = self.cookie_name("refresh");
-        let Some(refresh_token) =
-            cookies(request, &name).find(|v| !v.is_empty() && v.len() <= token::MAX_TOKEN_BYTES)
+        let Some(refresh_token) = request
+            .headers
+            .cookies(&name)
+            .find(|v| !v.is_empty() && v.len() <= token::MAX_TOKEN_BYTES)
         else {
             return Err(Refusal::NoRefreshToken { target });
         };
@@ -604,29 +634,22 @@ impl SignIn {
 
     fn refused(&self, request: &Request, refusal: Refusal) -> Response {
         let again = format!("{}?u=%2F", self.settings.sign_in_path);
+        let texts = &self.settings.messages;
         match refusal {
             Refusal::Stale { target } | Refusal::NoRefreshToken { target } => {
                 self.start_sign_in(request, &target)
             }
-            Refusal::BadState => text_page(
-                400,
-                format!("This sign-in link is not valid or was changed. Start again: {again}"),
-            ),
+            Refusal::BadState => text_page(400, format!("{} {again}", texts.bad_link)),
             // A reload of a callback that completed: the visitor is in, so on to the page.
             Refusal::NoNonceCookie { target } if self.signed_in(request).is_ok() => {
                 redirect(target)
             }
-            Refusal::NoNonceCookie { .. } => text_page(
-                400,
-                format!(
-                    "This sign-in was not started in this browser, or the browser did not keep \
-                     its cookie (are cookies blocked?). Start again: {again}"
-                ),
-            ),
-            Refusal::Denied(error) => text_page(
-                401,
-                format!("The sign-in did not complete ({error}). Start again: {again}"),
-            ),
+            Refusal::NoNonceCookie { .. } => {
+                text_page(400, format!("{} {again}", texts.other_browser))
+            }
+            Refusal::Denied(error) => {
+                text_page(401, format!("{} ({error}) {again}", texts.did_not_complete))
+            }
         }
     }
 
@@ -650,11 +673,8 @@ impl SignIn {
     }
 
     /// What a visitor sees when the user pool cannot be reached: try again soon.
-    fn unavailable(why: &str) -> Response {
-        let mut response = text_page(
-            503,
-            "Signing in is not possible right now. Please try again in a minute.".into(),
-        );
+    fn unavailable(&self, why: &str) -> Response {
+        let mut response = text_page(503, self.settings.messages.unavailable.clone());
         response.headers.set("Retry-After", "30");
         // For the operator reading the distribution's log; never the call's form.
         response.headers.set("X-Edgekit-Sign-In", why.to_owned());
@@ -667,7 +687,7 @@ impl SignIn {
             Err(refusal) => return self.refused(request, refusal),
         };
         let body = match self.tokens(&call, data) {
-            TokenAnswer::Unavailable(why) => return Self::unavailable(why),
+            TokenAnswer::Unavailable(why) => return self.unavailable(why),
             // A code is good once: a reload of the callback finds it used. A visitor already
             // signed in goes on; anyone else starts again (a page, so a loop is impossible).
             TokenAnswer::Refused => {
@@ -681,12 +701,7 @@ impl SignIn {
         let id = match token::verify(&body.id_token, &self.jwks, &self.expect, self.now()) {
             Ok(id) => id,
             Err(TokenError::MissingGroup) => return self.not_a_member(),
-            Err(_) => {
-                return text_page(
-                    502,
-                    "The user pool's answer could not be verified. Please try again later.".into(),
-                );
-            }
+            Err(_) => return text_page(502, self.settings.messages.not_verified.clone()),
         };
         if id.nonce.as_deref().is_some_and(|n| n != state.n) {
             return self.refused(request, Refusal::BadState);
@@ -725,7 +740,7 @@ impl SignIn {
             Err(refusal) => return self.refused(request, refusal),
         };
         let fresh = match self.tokens(&call, data) {
-            TokenAnswer::Unavailable(why) => return Self::unavailable(why),
+            TokenAnswer::Unavailable(why) => return self.unavailable(why),
             TokenAnswer::Refused => None,
             TokenAnswer::Tokens(body) => {
                 match token::verify(&body.id_token, &self.jwks, &self.expect, self.now()) {
@@ -860,6 +875,23 @@ impl ViewerRequestStep for SignIn {
             reads.request(name);
         }
     }
+}
+
+/// `text` as a JSON string (quoted, escaped), written by hand: a JSON writer would cost the
+/// viewer zip about 12 KB.
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A path setting: `/…`, of characters that need no escaping in a URL or a cookie's `Path`.
@@ -1064,7 +1096,9 @@ impl SignInSettings {
             required_group: self.required_group.clone(),
             clock_skew_secs: self.clock_skew_secs,
         };
+        let api_message = json_string(&self.messages.api);
         Ok(SignIn {
+            api_message,
             key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
             settings: self,
             jwks,

@@ -799,3 +799,18 @@ fn an_escaped_path_to_the_protected_area_is_protected_too() {
     assert_eq!(api.status, "401");
     assert_eq!(crate::blocks::path_as_origin_reads("/a%zz%4"), "/a%zz%4");
 }
+
+#[test]
+fn the_pages_say_what_the_site_declares() {
+    let mut settings = settings();
+    settings.messages.not_a_member = "Nur für Mitglieder.".into();
+    settings.messages.api = r#"Bitte "anmelden" \ zuerst"#.into();
+    let block = settings.into_block(test_sources()).unwrap();
+    let mut browser = Browser::default();
+    let api = response(visit(&block, &mut browser, "/members/api/x", no_calls).0);
+    let body: serde_json::Value = serde_json::from_str(api.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["message"], r#"Bitte "anmelden" \ zuerst"#);
+    let answer = sign_in(&block, &mut browser, "/members/", &["visitors"]);
+    assert_eq!(answer.status, "403");
+    assert_eq!(answer.body.as_deref(), Some("Nur für Mitglieder."));
+}
